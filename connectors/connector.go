@@ -1,0 +1,124 @@
+package connectors
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Connector is one channel kind with all of its configured accounts.
+type Connector interface {
+	// Channel names the channel this connector serves.
+	Channel() Channel
+	// Send delivers m. An *Error with Temporary set is retried by the
+	// outbox; ErrUnsupported means the channel cannot carry m at all.
+	Send(ctx context.Context, m *Outbound) (Receipt, error)
+}
+
+// HTTP is implemented by connectors that receive over HTTP or WebSocket.
+type HTTP interface {
+	Endpoints() []Endpoint
+}
+
+// Runner is implemented by connectors with loops of their own (IMAP IDLE,
+// an SMTP listener, an AMI client, a fan-out subscriber). Run blocks until
+// ctx is cancelled or the loop fails.
+type Runner interface {
+	Run(ctx context.Context) error
+}
+
+// Endpoint is one route a connector serves; package server mounts it.
+type Endpoint struct {
+	// Method is an HTTP method: "GET", "POST", "OPTIONS".
+	Method string
+	// Path uses the server's route syntax, e.g. "/channels/webchat/:site/ws".
+	Path string
+	// Handle serves plain requests. Exactly one of Handle and Socket is set.
+	Handle HandlerFunc
+	// Socket serves WebSocket connections. Accept, when set, runs before the
+	// upgrade and may refuse it with an error (an *Error carries the status).
+	Socket SocketFunc
+	Accept HandlerFunc
+}
+
+// HandlerFunc answers one HTTP request.
+type HandlerFunc func(ctx context.Context, r *Request) (*Response, error)
+
+// SocketFunc serves one WebSocket connection until it ends.
+type SocketFunc func(ctx context.Context, r *Request, c Conn) error
+
+// Request is an HTTP request copied out of the server: safe to keep after
+// the handler returns.
+type Request struct {
+	Method string
+	Path   string
+	// Params holds the path parameters by name.
+	Params map[string]string
+	Query  url.Values
+	Header http.Header
+	Body   []byte
+	Remote netip.Addr
+}
+
+// Response is what a HandlerFunc answers.
+type Response struct {
+	Status      int
+	ContentType string
+	Header      http.Header
+	Body        []byte
+}
+
+// WebSocket message types, as in RFC 6455.
+const (
+	TextMessage   = 1
+	BinaryMessage = 2
+)
+
+// Conn is the part of a WebSocket connection a connector uses. At most one
+// goroutine may write at a time.
+type Conn interface {
+	ReadMessage() (messageType int, p []byte, err error)
+	WriteMessage(messageType int, data []byte) error
+	SetReadDeadline(t time.Time) error
+	Close() error
+}
+
+// Ingester takes normalized messages. Ingest returns only once Redis holds
+// m; a connector acknowledges its channel only after that.
+type Ingester interface {
+	Ingest(ctx context.Context, m *Message) (Accepted, error)
+}
+
+// Accepted tells a connector what became of an ingested message.
+type Accepted struct {
+	MessageID      string
+	ConversationID string
+	CustomerID     string
+	// Duplicate is true when the message was seen before: acknowledge
+	// again, nothing changed.
+	Duplicate bool
+}
+
+// Env is what a connector may use. The composition root fills it in.
+type Env struct {
+	In Ingester
+	// Redis is for keys the connector owns, always under Prefix.
+	Redis  redis.UniversalClient
+	Prefix string
+	// HTTP makes outbound API calls.
+	HTTP *http.Client
+	Log  *slog.Logger
+	// PublicURL is the gateway's external base URL, without a trailing slash.
+	PublicURL string
+	Now       func() time.Time
+}
+
+// Factory builds a connector from its `channels.<kind>` config section.
+// decode fills a typed config value and reports unknown keys and bad values
+// with their full path.
+type Factory func(env Env, decode func(v any) error) (Connector, error)

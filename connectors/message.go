@@ -1,0 +1,119 @@
+package connectors
+
+import "time"
+
+// Channel names a kind of channel. It is also the key under `channels:` in
+// the configuration.
+type Channel string
+
+// The channels Switchboard knows.
+const (
+	WebChat  Channel = "webchat"
+	WeChatOA Channel = "wechat_oa"
+	WeChatMP Channel = "wechat_mp"
+	Email    Channel = "email"
+	CTI      Channel = "cti"
+	QR       Channel = "qr"
+)
+
+// Kind says what a message carries.
+type Kind string
+
+// Message kinds shared by all channels.
+const (
+	KindText     Kind = "text"
+	KindImage    Kind = "image"
+	KindVoice    Kind = "voice"
+	KindVideo    Kind = "video"
+	KindFile     Kind = "file"
+	KindLocation Kind = "location"
+	KindEvent    Kind = "event"
+	KindCall     Kind = "call"
+	KindForm     Kind = "form"
+)
+
+// Message is one inbound item from a customer, normalized. Connectors fill
+// it in; the router stores it.
+type Message struct {
+	Channel Channel
+	// Account is the config id of the account, mailbox, site or CTI source.
+	Account string
+	// ExternalID is the channel's own id for the message. Together with
+	// Channel, Account and From it is the deduplication key; an empty
+	// ExternalID disables deduplication for this message.
+	ExternalID string
+	// From is the customer as this channel knows them.
+	From Identity
+	Kind Kind
+	Text string
+	// Attachments lists files that came with the message.
+	Attachments []Attachment
+	// Thread carries threading hints (e-mail headers, ticket token).
+	Thread Thread
+	// Fields holds kind-specific extras such as a QR asset or an event key.
+	Fields map[string]string
+	// Time is the channel's timestamp; zero means "when it arrived".
+	Time time.Time
+	// Raw is the payload as received (after decryption), kept for audit.
+	Raw []byte
+}
+
+// Identity is a customer handle on one channel.
+type Identity struct {
+	// Type is one of "visitor", "openid", "unionid", "email", "phone".
+	Type string
+	// Value is normalized: a lower-cased e-mail address, an E.164 number.
+	Value string
+	// Name is a display name when the channel provides one.
+	Name string
+}
+
+// Valid reports whether the identity can key a customer.
+func (i Identity) Valid() bool { return i.Type != "" && i.Value != "" }
+
+// String renders the identity as "type:value", the form used in storage.
+func (i Identity) String() string { return i.Type + ":" + i.Value }
+
+// Attachment is a file that came with or goes out with a message.
+type Attachment struct {
+	Name        string `json:"name"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
+	// Ref says where the bytes are: a stored blob id or the channel's media id.
+	Ref string `json:"ref"`
+}
+
+// Thread carries the hints a channel gives for threading a message into an
+// existing conversation.
+type Thread struct {
+	MessageID  string
+	InReplyTo  string
+	References []string
+	// Token is a ticket number found in a subject or address, e.g. "10042".
+	Token string
+}
+
+// Outbound is a message leaving Switchboard through a channel: an agent's
+// reply, a survey, an automatic answer.
+type Outbound struct {
+	// ID is the outbox id of the message; connectors use it as their
+	// idempotency key when the outbox retries a send.
+	ID             string
+	ConversationID string
+	Channel        Channel
+	Account        string
+	To             Identity
+	Kind           Kind
+	Text           string
+	Attachments    []Attachment
+	Thread         Thread
+	// Author is the display name of the agent who wrote it, if any.
+	Author string
+	Time   time.Time
+}
+
+// Receipt is a channel's acknowledgement of an Outbound.
+type Receipt struct {
+	// ExternalID is the channel's own id for the sent message, if it has one.
+	ExternalID string
+}

@@ -1,0 +1,82 @@
+package fanout
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"strings"
+)
+
+// Resync is the type of the event a subscriber receives when events it
+// asked for are no longer kept: the client should refetch its state.
+const Resync = "resync"
+
+// Event is one published event.
+type Event struct {
+	// ID is the stream id, empty for ephemeral (pub/sub only) events.
+	ID   string          `json:"id,omitempty"`
+	Type string          `json:"type"`
+	Data json.RawMessage `json:"data,omitempty"`
+}
+
+// encode renders an event for pub/sub: "id\ntype\ndata".
+func encode(id, typ string, data []byte) string {
+	var b strings.Builder
+	b.Grow(len(id) + len(typ) + len(data) + 2)
+	b.WriteString(id)
+	b.WriteByte('\n')
+	b.WriteString(typ)
+	b.WriteByte('\n')
+	b.Write(data)
+	return b.String()
+}
+
+func decode(payload string) (Event, bool) {
+	id, rest, ok := strings.Cut(payload, "\n")
+	if !ok {
+		return Event{}, false
+	}
+	typ, data, ok := strings.Cut(rest, "\n")
+	if !ok {
+		return Event{}, false
+	}
+	ev := Event{ID: id, Type: typ}
+	if data != "" {
+		ev.Data = json.RawMessage(data)
+	}
+	return ev, true
+}
+
+// streamID is a parsed Redis stream id "ms-seq".
+type streamID struct{ ms, seq uint64 }
+
+func parseID(s string) (streamID, bool) {
+	a, b, ok := strings.Cut(s, "-")
+	if !ok {
+		b = "0"
+	}
+	ms, err1 := strconv.ParseUint(a, 10, 64)
+	seq, err2 := strconv.ParseUint(b, 10, 64)
+	if err1 != nil || err2 != nil {
+		return streamID{}, false
+	}
+	return streamID{ms, seq}, true
+}
+
+func (a streamID) less(b streamID) bool {
+	return a.ms < b.ms || (a.ms == b.ms && a.seq < b.seq)
+}
+
+// After reports whether stream id a comes after b. Ids that do not parse
+// never come after anything.
+func After(a, b string) bool {
+	x, ok1 := parseID(a)
+	y, ok2 := parseID(b)
+	return ok1 && ok2 && y.less(x)
+}
+
+// ValidID reports whether s is a stream id a client may resume from.
+func ValidID(s string) bool {
+	_, ok := parseID(s)
+	return ok && !bytes.ContainsAny([]byte(s), " \n")
+}
