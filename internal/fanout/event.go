@@ -19,8 +19,10 @@ type Event struct {
 	Data json.RawMessage `json:"data,omitempty"`
 }
 
-// encode renders an event for pub/sub: "id\ntype\ndata".
-func encode(id, typ string, data []byte) string {
+// Encode renders an event as published on pub/sub: "id\ntype\ndata".
+// Lua scripts that publish directly use this format; id is empty for
+// ephemeral events.
+func Encode(id, typ string, data []byte) string {
 	var b strings.Builder
 	b.Grow(len(id) + len(typ) + len(data) + 2)
 	b.WriteString(id)

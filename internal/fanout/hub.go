@@ -82,7 +82,7 @@ func (h *Hub) QueuePublish(ctx context.Context, b *rdb.Batch, topic, typ string,
 // Notify announces an ephemeral event on channel: live subscribers get it,
 // nothing is stored.
 func (h *Hub) Notify(ctx context.Context, channel, typ string, data []byte) error {
-	return h.rdb.Publish(ctx, channel, encode("", typ, data)).Err()
+	return h.rdb.Publish(ctx, channel, Encode("", typ, data)).Err()
 }
 
 // Run reads pub/sub until ctx ends and hands messages to subscribers.

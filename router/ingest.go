@@ -1,0 +1,228 @@
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/redis/go-redis/v9"
+
+	"switchboard/connectors"
+	"switchboard/internal/fanout"
+	"switchboard/internal/rdb"
+	"switchboard/session"
+)
+
+// Limits on what one inbound message may carry.
+const (
+	MaxTextBytes = 64 << 10
+	MaxRawBytes  = 256 << 10
+	seenTTL      = 7 * 24 * time.Hour
+)
+
+// Ingest stores an inbound message: deduplicated, attached to its
+// customer and conversation, queued for dispatch when the conversation is
+// new. It returns once Redis holds the message (two round trips), then
+// tells the agents (one more, after the message is safe).
+func (r *Router) Ingest(ctx context.Context, m *connectors.Message) (connectors.Accepted, error) {
+	if err := validInbound(m); err != nil {
+		return connectors.Accepted{}, err
+	}
+	now := r.now()
+	tag := identityTag(m.From)
+	ext := m.ExternalID
+	dedup := "0"
+	if ext != "" {
+		dedup = "1"
+	}
+	seenKey := r.k.identitySeen(tag, m.Channel, m.Account, ext)
+	openKey := r.k.identityOpen(tag, m.Channel, m.Account)
+	stale := ""
+	for attempt := 0; attempt < 3; attempt++ {
+		// Round trip 1, on the identity's slot.
+		res, err := ingestIdentityLua.Run(ctx, r.rdb, []string{r.k.identityCustomer(tag), openKey, seenKey},
+			newID(), newID(), newID(), int64(seenTTL/time.Second), dedup, stale).Slice()
+		if err != nil {
+			return connectors.Accepted{}, fmt.Errorf("router: ingest identity: %w", err)
+		}
+		dup := res[0].(int64) == 1
+		parts := strings.Split(res[1].(string), "|")
+		if len(parts) != 4 || len(parts[3]) != 2 {
+			return connectors.Accepted{}, fmt.Errorf("router: ingest identity: bad record %q", res[1])
+		}
+		cust, conv, msg := parts[0], parts[1], parts[2]
+		newCust, newConv := parts[3][0] == '1', parts[3][1] == '1'
+
+		// Round trip 2: the conversation's slot, plus the customer, index
+		// and dispatch writes of a new conversation, pipelined.
+		out, err := r.appendInbound(ctx, m, now, tag, cust, conv, msg, newCust, newConv)
+		if err != nil {
+			return connectors.Accepted{}, err
+		}
+		if out.code == -1 { // closed under us: open a new conversation
+			stale = conv
+			continue
+		}
+		acc := connectors.Accepted{MessageID: msg, ConversationID: conv, CustomerID: cust, Duplicate: dup || out.code == 0}
+		if acc.Duplicate {
+			r.metrics.duplicates.WithLabelValues(string(m.Channel)).Inc()
+			return acc, nil
+		}
+		r.metrics.ingested.WithLabelValues(string(m.Channel)).Inc()
+		if !out.created {
+			r.announceInbound(ctx, m, now, conv, msg, out)
+		}
+		return acc, nil
+	}
+	return connectors.Accepted{}, fmt.Errorf("router: ingest: conversation kept closing under us")
+}
+
+type appended struct {
+	code              int64
+	status, assignee  string
+	created, reopened bool
+	team              string
+}
+
+func (r *Router) appendInbound(ctx context.Context, m *connectors.Message, now time.Time, tag, cust, conv, msg string, newCust, newConv bool) (appended, error) {
+	ts := ms(now)
+	name := displayName(m.From)
+	var att, fields string
+	if len(m.Attachments) > 0 {
+		b, _ := json.Marshal(m.Attachments)
+		att = string(b)
+	}
+	if len(m.Fields) > 0 {
+		b, _ := json.Marshal(m.Fields)
+		fields = string(b)
+	}
+	live, _ := json.Marshal(map[string]any{"conversation_id": conv, "message": Message{
+		ID: msg, ConversationID: conv, Direction: In, Kind: m.Kind, Text: m.Text, CreatedAt: now.UTC(),
+		ExternalID: m.ExternalID, Attachments: m.Attachments, Fields: m.Fields,
+	}})
+	dedupMember := ""
+	if m.ExternalID != "" {
+		dedupMember = m.ExternalID
+	}
+	b := rdb.NewBatch(r.rdb)
+	cmd := b.Run(ctx, appendInboundLua,
+		[]string{r.k.conv(conv), r.k.convMessages(conv), r.k.convExternal(conv), r.k.convHistory(conv), r.k.convLive(conv)},
+		msg, dedupMember, ts, cust, string(m.Channel), m.Account, m.From.String(), tag, name,
+		preview(m.Text), string(m.Kind), m.Text, att, fields, string(m.Raw), m.ExternalID,
+		fanout.Encode("", "message.new", live))
+	p := b.Pipe()
+	if newCust {
+		ck := r.k.customer(cust)
+		p.HSetNX(ctx, ck, "id", cust)
+		p.HSetNX(ctx, ck, "name", name)
+		p.HSetNX(ctx, ck, "created_at", ts)
+	}
+	if newConv {
+		p.SAdd(ctx, r.k.customerIdentities(cust), string(m.Channel)+"|"+m.Account+"|"+m.From.Type+"|"+m.From.Value)
+		p.ZAddNX(ctx, r.k.customerConversations(cust), redis.Z{Score: float64(ts), Member: conv})
+		z := redis.Z{Score: float64(ts), Member: conv}
+		p.ZAddNX(ctx, r.k.indexAll(), z)
+		p.ZAddNX(ctx, r.k.indexUnassigned(), z)
+		p.ZAddNX(ctx, r.k.indexStatus("new"), z)
+		p.XAdd(ctx, &redis.XAddArgs{Stream: r.k.dispatch(), MaxLen: 100000, Approx: true, Values: []any{
+			"conv", conv, "kind", "new", "customer", cust, "text", truncate(m.Text, 2000), "asset", m.Fields["asset"],
+			"at", ts,
+		}})
+	}
+	if err := b.Exec(ctx); err != nil {
+		return appended{}, fmt.Errorf("router: append: %w", err)
+	}
+	v, err := cmd.Slice()
+	if err != nil || len(v) != 7 {
+		return appended{}, fmt.Errorf("router: append: unexpected reply %v: %w", v, err)
+	}
+	return appended{
+		code: v[0].(int64), status: v[1].(string), assignee: v[2].(string),
+		created: v[3].(int64) == 1, reopened: v[4].(int64) == 1, team: v[6].(string),
+	}, nil
+}
+
+// announceInbound updates the list indexes and tells agents about a
+// message in an existing conversation: its agent, or everyone while it
+// waits. A reopened conversation goes back to dispatch.
+func (r *Router) announceInbound(ctx context.Context, m *connectors.Message, now time.Time, conv, msg string, out appended) {
+	ts := float64(ms(now))
+	data, _ := json.Marshal(map[string]any{
+		"conversation_id": conv,
+		"message": Message{ID: msg, ConversationID: conv, Direction: In, Kind: m.Kind, Text: m.Text,
+			CreatedAt: now.UTC(), Attachments: m.Attachments, Fields: m.Fields},
+		"conversation": map[string]any{"id": conv, "status": out.status, "assignee": out.assignee,
+			"preview": preview(m.Text), "last_message_at": now.UTC(), "channel": m.Channel},
+	})
+	b := rdb.NewBatch(r.rdb)
+	p := b.Pipe()
+	z := redis.Z{Score: ts, Member: conv}
+	p.ZAddXX(ctx, r.k.indexAll(), z)
+	if out.reopened {
+		p.ZRem(ctx, r.k.indexStatus("resolved"), conv)
+		p.ZAdd(ctx, r.k.indexStatus("open"), z)
+		p.XAdd(ctx, &redis.XAddArgs{Stream: r.k.dispatch(), MaxLen: 100000, Approx: true,
+			Values: []any{"conv", conv, "kind", "reopen", "at", ms(now)}})
+	} else {
+		p.ZAddXX(ctx, r.k.indexStatus(out.status), z)
+	}
+	if out.assignee != "" {
+		p.ZAdd(ctx, r.k.indexAgent(out.assignee), z)
+		r.events.QueueToAgent(ctx, b, out.assignee, session.EventMessageNew, data)
+	} else {
+		p.ZAddXX(ctx, r.k.indexUnassigned(), z)
+		r.events.QueueToInbox(ctx, b, session.EventMessageNew, data)
+	}
+	if err := b.Exec(ctx); err != nil {
+		// The message is stored; lists catch up on the next change and
+		// the repair tick re-dispatches. Log and go on.
+		r.log.Warn("router: announce message", "conversation", conv, "err", err)
+	}
+}
+
+func validInbound(m *connectors.Message) error {
+	switch {
+	case m == nil:
+		return fmt.Errorf("%w: no message", ErrInvalid)
+	case m.Channel == "" || m.Account == "":
+		return fmt.Errorf("%w: channel and account are required", ErrInvalid)
+	case !m.From.Valid():
+		return fmt.Errorf("%w: the sender's identity is required", ErrInvalid)
+	case len(m.Text) > MaxTextBytes:
+		return fmt.Errorf("%w: text is longer than %d bytes", ErrInvalid, MaxTextBytes)
+	case len(m.Raw) > MaxRawBytes:
+		return fmt.Errorf("%w: raw payload is longer than %d bytes", ErrInvalid, MaxRawBytes)
+	case !utf8.ValidString(m.Text):
+		return fmt.Errorf("%w: text is not UTF-8", ErrInvalid)
+	case strings.ContainsAny(m.Account, "|:{}") || strings.ContainsAny(m.ExternalID, "{}"):
+		return fmt.Errorf("%w: account or external id has reserved characters", ErrInvalid)
+	}
+	if m.Kind == "" {
+		m.Kind = connectors.KindText
+	}
+	return nil
+}
+
+func displayName(id connectors.Identity) string {
+	if id.Name != "" {
+		return id.Name
+	}
+	v := id.Value
+	if id.Type == "visitor" && len(v) > 4 {
+		return "访客 Visitor " + v[:4]
+	}
+	return v
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

@@ -1,0 +1,120 @@
+package router
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+
+	"switchboard/connectors"
+)
+
+// keys builds every Redis key the router owns, under one prefix. Keys that
+// one script touches together share a hash tag, so each script runs on one
+// slot of a Redis Cluster:
+//
+//	{i:H}  one customer identity (H hashes type:value)
+//	{u:ID} one customer
+//	{c:ID} one conversation (it is also the ticket: one episode, one ticket)
+//	{d}    dispatch: work stream, team queues, assignment and agent load
+//	{o}    outbound work
+//	{x}    conversation list indexes
+type keys struct{ p string }
+
+// identityTag hashes an identity into its hash tag.
+func identityTag(id connectors.Identity) string {
+	sum := sha256.Sum256([]byte(id.Type + ":" + id.Value))
+	return "{i:" + hex.EncodeToString(sum[:10]) + "}"
+}
+
+// identityCustomer maps an identity to its customer id. No TTL.
+func (k keys) identityCustomer(tag string) string { return k.p + tag + ":cust" }
+
+// identityOpen maps an identity on one channel account to its current
+// conversation. No TTL; deleted when that conversation closes.
+func (k keys) identityOpen(tag string, ch connectors.Channel, account string) string {
+	return k.p + tag + ":open:" + string(ch) + ":" + account
+}
+
+// identitySeen is the deduplication record of one inbound message:
+// "customer|conversation|message|flags". TTL seenTTL (7 days).
+func (k keys) identitySeen(tag string, ch connectors.Channel, account, ext string) string {
+	return k.p + tag + ":seen:" + string(ch) + ":" + account + ":" + ext
+}
+
+// customer is the customer profile hash. No TTL.
+func (k keys) customer(id string) string { return k.p + "{u:" + id + "}" }
+
+// customerIdentities is the set of "channel|account|type|value" handles of
+// a customer (the 360° view). No TTL.
+func (k keys) customerIdentities(id string) string { return k.p + "{u:" + id + "}:ids" }
+
+// customerConversations orders a customer's conversations by creation
+// time. No TTL.
+func (k keys) customerConversations(id string) string { return k.p + "{u:" + id + "}:convs" }
+
+// conv is the conversation (and ticket) hash. No TTL.
+func (k keys) conv(id string) string { return k.p + "{c:" + id + "}" }
+
+// convMessages is the transcript stream: inbound, outbound, notes, system.
+// No TTL, not trimmed.
+func (k keys) convMessages(id string) string { return k.p + "{c:" + id + "}:msgs" }
+
+// convExternal holds the dedup keys already appended, so a replayed ingest
+// appends once. No TTL.
+func (k keys) convExternal(id string) string { return k.p + "{c:" + id + "}:ext" }
+
+// convDelivery maps outbound message ids to their delivery state (JSON).
+// No TTL.
+func (k keys) convDelivery(id string) string { return k.p + "{c:" + id + "}:delivery" }
+
+// convIdem maps a client's idempotency key to the message it created.
+// TTL idemTTL (24 hours).
+func (k keys) convIdem(id, key string) string { return k.p + "{c:" + id + "}:idem:" + key }
+
+// convHistory is the ticket's event history stream. No TTL.
+func (k keys) convHistory(id string) string { return k.p + "{c:" + id + "}:history" }
+
+// convLive is the pub/sub channel (no stream) of a conversation's live
+// view: agents watching it get new messages and delivery changes.
+func (k keys) convLive(id string) string { return k.p + "{c:" + id + "}:live" }
+
+// ticketNumber maps a ticket number to its conversation. No TTL.
+func (k keys) ticketNumber(n string) string { return k.p + "ticketno:" + n }
+
+// ticketSeq is the ticket number sequence. No TTL.
+func (k keys) ticketSeq() string { return k.p + "tickets:seq" }
+
+// dispatch is the dispatch work stream (consumer group "dispatch").
+// Trimmed to about 100,000 entries.
+func (k keys) dispatch() string { return k.p + "{d}:dispatch" }
+
+// queue orders the conversations waiting for an agent of one team by
+// priority, then age. No TTL.
+func (k keys) queue(team string) string { return k.p + "{d}:queue:" + team }
+
+// queueMeta describes each waiting conversation: "team|priority|skills|enqueued". No TTL.
+func (k keys) queueMeta() string { return k.p + "{d}:qmeta" }
+
+// overflow orders waiting conversations by the time they overflow to
+// another team. No TTL.
+func (k keys) overflow() string { return k.p + "{d}:overflow" }
+
+// owner maps each assigned (active) conversation to its agent. No TTL.
+func (k keys) owner() string { return k.p + "{d}:owner" }
+
+// load counts each agent's active conversations. No TTL.
+func (k keys) load() string { return k.p + "{d}:load" }
+
+// outbox is the outbound work stream (consumer group "outbox"). Trimmed
+// to about 100,000 entries.
+func (k keys) outbox() string { return k.p + "{o}:outbox" }
+
+// retry orders outbound sends waiting for their next attempt. No TTL.
+func (k keys) retry() string { return k.p + "{o}:retry" }
+
+// index keys order conversations by last activity for the inbox lists:
+// all conversations, open ones with no agent, non-closed ones per agent,
+// and per status. No TTL.
+func (k keys) indexAll() string               { return k.p + "{x}:all" }
+func (k keys) indexUnassigned() string        { return k.p + "{x}:unassigned" }
+func (k keys) indexAgent(agent string) string { return k.p + "{x}:agent:" + agent }
+func (k keys) indexStatus(s string) string    { return k.p + "{x}:status:" + s }

@@ -1,0 +1,48 @@
+-- Ingest, step 2 of 2, on the conversation's slot {c:ID}: create the
+-- conversation if new, reopen it if resolved, append the message once.
+-- KEYS[1] conversation hash   KEYS[2] transcript stream   KEYS[3] appended dedup keys
+-- KEYS[4] history stream      KEYS[5] live channel
+-- ARGV[1] message id  ARGV[2] dedup member or ""  ARGV[3] now (ms)  ARGV[4] customer id
+-- ARGV[5] channel  ARGV[6] account  ARGV[7] identity "type:value"  ARGV[8] identity tag
+-- ARGV[9] customer name  ARGV[10] preview  ARGV[11] kind  ARGV[12] text
+-- ARGV[13] attachments JSON or ""  ARGV[14] fields JSON or ""  ARGV[15] raw or ""
+-- ARGV[16] external id  ARGV[17] live payload (id line left empty)
+-- Returns {code, status, assignee, created, reopened, stream id, team}
+--   code 1 appended, 0 already appended, -1 conversation closed (start a new one)
+local function state()
+  local v = redis.call('HMGET', KEYS[1], 'status', 'assignee', 'team')
+  return v[1] or '', v[2] or '', v[3] or ''
+end
+local created, reopened = 0, 0
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], 'id', string.match(KEYS[1], '{c:(.-)}'), 'customer_id', ARGV[4],
+    'channel', ARGV[5], 'account', ARGV[6], 'identity', ARGV[7], 'itag', ARGV[8],
+    'name', ARGV[9], 'status', 'new', 'priority', 'normal', 'created_at', ARGV[3], 'msg_count', 0)
+  redis.call('XADD', KEYS[4], '*', 'at', ARGV[3], 'actor', 'customer', 'field', 'created', 'to', 'new')
+  created = 1
+end
+if ARGV[2] ~= '' and redis.call('SADD', KEYS[3], ARGV[2]) == 0 then
+  local st, who, team = state()
+  return {0, st, who, created, 0, '', team}
+end
+local st, who, team = state()
+if st == 'closed' then
+  if ARGV[2] ~= '' then redis.call('SREM', KEYS[3], ARGV[2]) end
+  return {-1, st, who, created, 0, '', team}
+end
+if st == 'resolved' then
+  redis.call('HSET', KEYS[1], 'status', 'open', 'reopened_at', ARGV[3])
+  redis.call('HINCRBY', KEYS[1], 'reopen_count', 1)
+  redis.call('XADD', KEYS[4], '*', 'at', ARGV[3], 'actor', 'customer', 'field', 'status', 'from', 'resolved', 'to', 'open')
+  st, reopened = 'open', 1
+end
+local entry = {'id', ARGV[1], 'dir', 'in', 'kind', ARGV[11], 'text', ARGV[12], 'at', ARGV[3]}
+if ARGV[16] ~= '' then table.insert(entry, 'ext'); table.insert(entry, ARGV[16]) end
+if ARGV[13] ~= '' then table.insert(entry, 'att'); table.insert(entry, ARGV[13]) end
+if ARGV[14] ~= '' then table.insert(entry, 'f'); table.insert(entry, ARGV[14]) end
+if ARGV[15] ~= '' then table.insert(entry, 'raw'); table.insert(entry, ARGV[15]) end
+local sid = redis.call('XADD', KEYS[2], '*', unpack(entry))
+redis.call('HSET', KEYS[1], 'last_message_at', ARGV[3], 'last_in_at', ARGV[3], 'preview', ARGV[10])
+redis.call('HINCRBY', KEYS[1], 'msg_count', 1)
+redis.call('PUBLISH', KEYS[5], ARGV[17])
+return {1, st, who, created, reopened, sid, team}

@@ -1,0 +1,30 @@
+-- An agent's reply or internal note, on the conversation's slot {c:ID}.
+-- KEYS[1] conversation hash  KEYS[2] transcript  KEYS[3] delivery hash
+-- KEYS[4] idempotency key    KEYS[5] live channel  KEYS[6] history stream
+-- ARGV[1] message id  ARGV[2] direction out|note  ARGV[3] text  ARGV[4] author id
+-- ARGV[5] author name  ARGV[6] now (ms)  ARGV[7] idempotency TTL (s) or 0
+-- ARGV[8] preview  ARGV[9] live payload
+-- Returns {code, message id, stream id}
+--   code 1 added, 0 repeated idempotency key (the earlier message's id), -1 no such conversation,
+--   -2 conversation closed (replies refused)
+if ARGV[7] ~= '0' then
+  local prev = redis.call('GET', KEYS[4])
+  if prev then return {0, prev, ''} end
+end
+local st = redis.call('HGET', KEYS[1], 'status')
+if not st then return {-1, '', ''} end
+if st == 'closed' and ARGV[2] == 'out' then return {-2, '', ''} end
+local sid = redis.call('XADD', KEYS[2], '*', 'id', ARGV[1], 'dir', ARGV[2], 'kind', 'text',
+  'text', ARGV[3], 'at', ARGV[6], 'author', ARGV[4], 'aname', ARGV[5])
+if ARGV[2] == 'out' then
+  redis.call('HSET', KEYS[3], ARGV[1], 'queued', ARGV[1] .. ':at', ARGV[6])
+  redis.call('HSET', KEYS[1], 'last_message_at', ARGV[6], 'last_out_at', ARGV[6], 'preview', ARGV[8])
+  if redis.call('HSETNX', KEYS[1], 'first_response_at', ARGV[6]) == 1 and st == 'new' then
+    redis.call('HSET', KEYS[1], 'status', 'open')
+    redis.call('XADD', KEYS[6], '*', 'at', ARGV[6], 'actor', ARGV[4], 'field', 'status', 'from', 'new', 'to', 'open')
+  end
+end
+redis.call('HINCRBY', KEYS[1], 'msg_count', 1)
+if ARGV[7] ~= '0' then redis.call('SET', KEYS[4], ARGV[1], 'EX', ARGV[7]) end
+redis.call('PUBLISH', KEYS[5], ARGV[9])
+return {1, ARGV[1], sid}

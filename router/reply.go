@@ -1,0 +1,147 @@
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/redis/go-redis/v9"
+
+	"switchboard/internal/fanout"
+	"switchboard/internal/rdb"
+	"switchboard/session"
+	"switchboard/tickets"
+)
+
+// Reply limits.
+const (
+	MaxReplyRunes = 16000
+	idemTTL       = 24 * time.Hour
+)
+
+// ReplyInput is an agent's reply or internal note.
+type ReplyInput struct {
+	Text     string
+	Internal bool
+	// IdempotencyKey makes a repeated request (a double click, a retry)
+	// create one message.
+	IdempotencyKey string
+}
+
+// Reply adds an agent's reply (sent through the customer's channel via
+// the outbox) or internal note to a conversation.
+func (r *Router) Reply(ctx context.Context, a session.Agent, id string, in ReplyInput) (Message, error) {
+	text := strings.TrimSpace(in.Text)
+	switch {
+	case text == "":
+		return Message{}, fmt.Errorf("%w: text is empty", ErrInvalid)
+	case !utf8.ValidString(text):
+		return Message{}, fmt.Errorf("%w: text is not UTF-8", ErrInvalid)
+	case utf8.RuneCountInString(text) > MaxReplyRunes:
+		return Message{}, fmt.Errorf("%w: text is longer than %d characters", ErrInvalid, MaxReplyRunes)
+	case len(in.IdempotencyKey) > 128 || strings.ContainsAny(in.IdempotencyKey, " \n{}"):
+		return Message{}, fmt.Errorf("%w: idempotency key must be at most 128 characters without spaces", ErrInvalid)
+	}
+	conv, err := r.load(ctx, id)
+	if err != nil {
+		return Message{}, err
+	}
+	dir := Out
+	if in.Internal {
+		dir = Note
+	} else if conv.Assignee != a.ID && !a.Supervises() {
+		if conv.Assignee == "" {
+			return Message{}, fmt.Errorf("%w: take the conversation before replying", ErrForbidden)
+		}
+		return Message{}, fmt.Errorf("%w: the conversation is assigned to another agent", ErrForbidden)
+	}
+	now := r.now()
+	msg := Message{ID: newID(), ConversationID: id, Direction: dir, Kind: "text", Text: text,
+		Author: a.ID, AuthorName: a.Name, CreatedAt: now.UTC()}
+	if dir == Out {
+		msg.Delivery = &Delivery{Status: "queued", UpdatedAt: now.UTC()}
+	}
+	live, _ := json.Marshal(map[string]any{"conversation_id": id, "message": msg})
+	ttl := int64(0)
+	idemKey := r.k.convIdem(id, "-")
+	if in.IdempotencyKey != "" {
+		ttl, idemKey = int64(idemTTL/time.Second), r.k.convIdem(id, in.IdempotencyKey)
+	}
+	b := rdb.NewBatch(r.rdb)
+	res := b.Run(ctx, appendOutboundLua,
+		[]string{r.k.conv(id), r.k.convMessages(id), r.k.convDelivery(id), idemKey, r.k.convLive(id), r.k.convHistory(id)},
+		msg.ID, string(dir), text, a.ID, a.Name, ms(now), ttl, preview(text), fanout.Encode("", "message.new", live))
+	if dir == Out {
+		// Queued with the message, in the same round trip: a crash between
+		// the two fails the request, and its retry (same key) queues again;
+		// the consumer sends a message once whatever the number of entries.
+		item, _ := json.Marshal(outItem{Conv: id, Msg: msg.ID, Channel: conv.Channel, Account: conv.Account,
+			To: conv.identity, Kind: "text", Text: text, Author: a.ID, AuthorName: a.Name, At: ms(now)})
+		b.Pipe().XAdd(ctx, &redis.XAddArgs{Stream: r.k.outbox(), MaxLen: 100000, Approx: true, Values: []any{"m", string(item)}})
+	}
+	if err := b.Exec(ctx); err != nil {
+		return Message{}, fmt.Errorf("router: reply: %w", err)
+	}
+	v, _ := res.Slice()
+	switch v[0].(int64) {
+	case -1:
+		return Message{}, ErrNotFound
+	case -2:
+		return Message{}, fmt.Errorf("%w: the conversation is closed", ErrConflict)
+	case 0: // a repeated request: answer with the first message
+		return r.message(ctx, id, v[1].(string), msg)
+	}
+	msg.Cursor = v[2].(string)
+	r.announceOutbound(ctx, conv, msg)
+	return msg, nil
+}
+
+// announceOutbound moves the conversation up the lists and tells its agent
+// (other tabs, or the assignee when someone else wrote a note).
+func (r *Router) announceOutbound(ctx context.Context, conv Conversation, msg Message) {
+	z := redis.Z{Score: float64(ms(msg.CreatedAt)), Member: conv.ID}
+	b := rdb.NewBatch(r.rdb)
+	p := b.Pipe()
+	p.ZAddXX(ctx, r.k.indexAll(), z)
+	p.ZAddXX(ctx, r.k.indexStatus(string(conv.Status)), z)
+	data, _ := json.Marshal(map[string]any{"conversation_id": conv.ID, "message": msg,
+		"conversation": map[string]any{"id": conv.ID, "preview": preview(msg.Text), "last_message_at": msg.CreatedAt,
+			"status": conv.Status, "assignee": conv.Assignee}})
+	if conv.Assignee != "" {
+		p.ZAddXX(ctx, r.k.indexAgent(conv.Assignee), z)
+		r.events.QueueToAgent(ctx, b, conv.Assignee, session.EventMessageNew, data)
+	} else {
+		r.events.QueueToInbox(ctx, b, session.EventMessageNew, data)
+	}
+	if err := b.Exec(ctx); err != nil {
+		r.log.Warn("router: announce reply", "conversation", conv.ID, "err", err)
+	}
+	if msg.Direction == Out && conv.Status == tickets.New {
+		// The first reply opened the ticket (append_outbound.lua).
+		r.reindex(ctx, change{conv: withStatus(conv, tickets.Open), prevStatus: string(tickets.New),
+			prevAssignee: conv.Assignee, changed: []string{"status"}})
+	}
+}
+
+func withStatus(c Conversation, s tickets.Status) Conversation { c.Status = s; return c }
+
+// message finds one message of a conversation by id, newest first; want
+// supplies the fields when it is too old to find quickly.
+func (r *Router) message(ctx context.Context, conv, id string, want Message) (Message, error) {
+	msgs, err := r.rdb.XRevRangeN(ctx, r.k.convMessages(conv), "+", "-", 200).Result()
+	if err != nil {
+		return Message{}, fmt.Errorf("router: find message: %w", err)
+	}
+	for _, m := range msgs {
+		if str(m.Values, "id") == id {
+			out := messageFrom(conv, m.ID, m.Values)
+			r.attachDelivery(ctx, conv, []*Message{&out})
+			return out, nil
+		}
+	}
+	want.ID = id
+	return want, nil
+}

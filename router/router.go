@@ -1,0 +1,141 @@
+package router
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
+
+	"switchboard/connectors"
+	"switchboard/session"
+	"switchboard/tickets"
+)
+
+// Errors the API maps to status codes.
+var (
+	ErrNotFound  = errors.New("router: not found")
+	ErrForbidden = errors.New("router: not allowed")
+	ErrConflict  = errors.New("router: conflicts with the current state")
+	ErrInvalid   = errors.New("router: invalid request")
+)
+
+// Config is what the router needs from the configuration.
+type Config struct {
+	// Prefix starts every key, e.g. "sb:".
+	Prefix   string
+	Teams    []session.Team
+	Rules    []Rule
+	SLA      []tickets.SLAPolicy
+	Location *time.Location
+	// Grace is how long an agent counts as online after a heartbeat.
+	Grace time.Duration
+}
+
+// Router is the core: ingest, dispatch, replies and queries.
+type Router struct {
+	rdb       redis.UniversalClient
+	k         keys
+	sk        session.Keys
+	cfg       Config
+	rules     *Rules
+	reg       *connectors.Registry
+	dir       *session.Directory
+	presences *session.Presences
+	events    *session.Events
+	metrics   *Metrics
+	log       *slog.Logger
+	now       func() time.Time
+	consumer  string
+}
+
+// Deps are the router's collaborators.
+type Deps struct {
+	Redis     redis.UniversalClient
+	Registry  *connectors.Registry
+	Directory *session.Directory
+	Presences *session.Presences
+	Events    *session.Events
+	Metrics   *Metrics
+	Log       *slog.Logger
+}
+
+// New returns a router.
+func New(cfg Config, d Deps) (*Router, error) {
+	if cfg.Location == nil {
+		cfg.Location = time.UTC
+	}
+	if cfg.Grace <= 0 {
+		cfg.Grace = session.DefaultGrace
+	}
+	rules, err := NewRules(cfg.Rules, cfg.Teams, cfg.Location)
+	if err != nil {
+		return nil, err
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	if d.Metrics == nil {
+		d.Metrics = NewMetrics()
+	}
+	host, _ := os.Hostname()
+	var rnd [3]byte
+	_, _ = rand.Read(rnd[:])
+	r := &Router{
+		rdb: d.Redis, k: keys{cfg.Prefix}, sk: session.Keys{P: cfg.Prefix}, cfg: cfg, rules: rules,
+		reg: d.Registry, dir: d.Directory, presences: d.Presences, events: d.Events,
+		metrics: d.Metrics, log: d.Log, now: time.Now,
+		consumer: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(rnd[:])),
+	}
+	if d.Presences != nil {
+		d.Presences.OnAvailable = r.agentAvailable
+	}
+	return r, nil
+}
+
+// Run runs the router's background work until ctx ends: the dispatch and
+// outbox consumers and the periodic queue, retry and repair ticks.
+func (r *Router) Run(ctx context.Context) error {
+	if err := r.ensureGroups(ctx); err != nil {
+		return err
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return r.consume(ctx, r.k.dispatch(), "dispatch", 30*time.Second, r.handleDispatch) })
+	g.Go(func() error { return r.consume(ctx, r.k.outbox(), "outbox", 2*time.Minute, r.handleOutbox) })
+	g.Go(func() error { return r.every(ctx, time.Second, r.queueTick) })
+	g.Go(func() error { return r.every(ctx, 500*time.Millisecond, r.retryTick) })
+	g.Go(func() error { return r.every(ctx, 15*time.Second, r.repairTick) })
+	return g.Wait()
+}
+
+func (r *Router) every(ctx context.Context, d time.Duration, f func(context.Context) error) error {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if err := f(ctx); err != nil && ctx.Err() == nil {
+				r.log.Warn("router: periodic task failed", "err", err)
+			}
+		}
+	}
+}
+
+// LiveChannel names the pub/sub channel agents watch a conversation on.
+func (r *Router) LiveChannel(conversationID string) string { return r.k.convLive(conversationID) }
+
+// Teams returns the configured teams.
+func (r *Router) Teams() []session.Team { return r.cfg.Teams }
+
+func newID() string { return ulid.Make().String() }
+
+func ms(t time.Time) int64 { return t.UnixMilli() }

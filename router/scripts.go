@@ -1,0 +1,35 @@
+package router
+
+import (
+	"embed"
+
+	"switchboard/internal/rdb"
+)
+
+//go:embed lua/*.lua
+var luaFiles embed.FS
+
+func script(name string) *rdb.Script {
+	src, err := luaFiles.ReadFile("lua/" + name + ".lua")
+	if err != nil {
+		panic("router: missing script " + name)
+	}
+	return rdb.NewScript(string(src))
+}
+
+// The router's Lua scripts; each file's header lists its KEYS and ARGV.
+var (
+	ingestIdentityLua = script("ingest_identity")
+	appendInboundLua  = script("append_inbound")
+	appendOutboundLua = script("append_outbound")
+	setFieldsLua      = script("set_fields")
+	openTicketLua     = script("open_ticket")
+	claimSendLua      = script("claim_send")
+	forgetIdentityLua = script("forget_identity")
+	claimLua          = script("claim")
+	backfillLua       = script("backfill")
+	releaseLua        = script("release")
+	assignLua         = script("assign")
+	overflowLua       = script("overflow")
+	retryDueLua       = script("retry_due")
+)
