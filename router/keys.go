@@ -101,9 +101,6 @@ func (k keys) overflow() string { return k.p + "{d}:overflow" }
 // owner maps each assigned (active) conversation to its agent. No TTL.
 func (k keys) owner() string { return k.p + "{d}:owner" }
 
-// load counts each agent's active conversations. No TTL.
-func (k keys) load() string { return k.p + "{d}:load" }
-
 // outbox is the outbound work stream (consumer group "outbox"). Trimmed
 // to about 100,000 entries.
 func (k keys) outbox() string { return k.p + "{o}:outbox" }

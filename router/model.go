@@ -72,14 +72,14 @@ type Message struct {
 
 // Customer is a person, with every identity they used.
 type Customer struct {
-	ID            string         `json:"id"`
-	Name          string         `json:"name"`
-	Level         string         `json:"level"`
-	Region        string         `json:"region"`
-	CreatedAt     time.Time      `json:"created_at"`
-	Identities    []Identity     `json:"identities"`
+	ID            string           `json:"id"`
+	Name          string           `json:"name"`
+	Level         string           `json:"level"`
+	Region        string           `json:"region"`
+	CreatedAt     time.Time        `json:"created_at"`
+	Identities    []Identity       `json:"identities"`
 	Tickets       []tickets.Ticket `json:"tickets"`
-	Conversations []Conversation `json:"conversations"`
+	Conversations []Conversation   `json:"conversations"`
 }
 
 // Identity is one of a customer's handles, with where it was seen.

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"switchboard/connectors"
+	"switchboard/internal/rdb"
 	"switchboard/session"
 	"switchboard/tickets"
 )
@@ -104,6 +105,9 @@ func New(cfg Config, d Deps) (*Router, error) {
 // outbox consumers and the periodic queue, retry and repair ticks.
 func (r *Router) Run(ctx context.Context) error {
 	if err := r.ensureGroups(ctx); err != nil {
+		return err
+	}
+	if err := rdb.LoadAll(ctx, r.rdb, allScripts...); err != nil {
 		return err
 	}
 	g, ctx := errgroup.WithContext(ctx)

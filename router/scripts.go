@@ -33,3 +33,7 @@ var (
 	overflowLua       = script("overflow")
 	retryDueLua       = script("retry_due")
 )
+
+var allScripts = []*rdb.Script{ingestIdentityLua, appendInboundLua, appendOutboundLua, setFieldsLua,
+	openTicketLua, claimSendLua, forgetIdentityLua, claimLua, backfillLua, releaseLua, assignLua,
+	overflowLua, retryDueLua}

@@ -87,6 +87,9 @@ func (h *Hub) Notify(ctx context.Context, channel, typ string, data []byte) erro
 
 // Run reads pub/sub until ctx ends and hands messages to subscribers.
 func (h *Hub) Run(ctx context.Context) error {
+	// A blocked receive does not watch ctx; closing the connection ends it.
+	stop := context.AfterFunc(ctx, func() { _ = h.ps.Close() })
+	defer stop()
 	defer h.ps.Close()
 	backoff := 50 * time.Millisecond
 	for ctx.Err() == nil {

@@ -10,33 +10,30 @@ import (
 )
 
 // Script is a Lua script that can run alone or inside a pipeline.
-type Script struct {
-	*redis.Script
-	src string
-}
+type Script struct{ *redis.Script }
 
 // NewScript wraps Lua source.
-func NewScript(src string) *Script { return &Script{Script: redis.NewScript(src), src: src} }
+func NewScript(src string) *Script { return &Script{redis.NewScript(src)} }
 
 // IsNoScript reports whether err says the script cache lacks the script.
 func IsNoScript(err error) bool {
 	return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT")
 }
 
-// Pending is a script call queued in a pipeline, remembered so it can be
-// retried as EVAL.
-type Pending struct {
-	Cmd    *redis.Cmd
-	script *Script
-	keys   []string
-	args   []any
-}
-
-// Batch queues script calls in a pipeline and repairs NOSCRIPT failures.
+// Batch queues script calls and plain commands in one pipeline, one
+// round trip.
+//
+// When Redis lacks a script (it restarted, or failed over, and its script
+// cache is empty), the script calls fail with NOSCRIPT while the plain
+// commands after them have already run. Exec then loads the scripts and
+// sends the whole batch again, in order, so no command ever sees the
+// effects of a later one without those of an earlier one. Every command
+// in a batch must therefore be safe to run twice (SET NX, ZADD, HSET, an
+// XADD whose consumer is idempotent, …).
 type Batch struct {
 	c       redis.Cmdable
 	pipe    redis.Pipeliner
-	pending []*Pending
+	scripts []*Script
 }
 
 // NewBatch starts a pipeline on c.
@@ -47,29 +44,53 @@ func (b *Batch) Pipe() redis.Pipeliner { return b.pipe }
 
 // Run queues one script call.
 func (b *Batch) Run(ctx context.Context, s *Script, keys []string, args ...any) *redis.Cmd {
-	p := &Pending{Cmd: s.EvalSha(ctx, b.pipe, keys, args...), script: s, keys: keys, args: args}
-	b.pending = append(b.pending, p)
-	return p.Cmd
+	b.scripts = append(b.scripts, s)
+	return s.EvalSha(ctx, b.pipe, keys, args...)
 }
 
-// Exec sends the pipeline in one round trip. Script calls that failed with
-// NOSCRIPT (a restarted or failed-over Redis) run again with EVAL, which
-// also loads them, and their results replace the failed ones. The error is
-// the first failure of any command other than redis.Nil.
+// Exec sends the batch. The error is the first failure of any command
+// other than redis.Nil; each command's own result stays readable.
 func (b *Batch) Exec(ctx context.Context) error {
 	if b.pipe.Len() == 0 {
 		return nil
 	}
 	cmds := b.pipe.Cmds()
 	_, _ = b.pipe.Exec(ctx) // errors are read per command below
-	for _, p := range b.pending {
-		if IsNoScript(p.Cmd.Err()) {
-			*p.Cmd = *p.script.Script.Eval(ctx, b.c, p.keys, p.args...)
+	if anyNoScript(cmds) {
+		for _, s := range b.scripts {
+			if err := s.Load(ctx, b.c).Err(); err != nil {
+				return fmt.Errorf("rdb: load script: %w", err)
+			}
 		}
+		for _, c := range cmds {
+			c.SetErr(nil)
+			_ = b.pipe.Process(ctx, c)
+		}
+		_, _ = b.pipe.Exec(ctx)
 	}
 	for _, c := range cmds {
 		if e := c.Err(); e != nil && !errors.Is(e, redis.Nil) {
 			return fmt.Errorf("rdb: %s: %w", c.Name(), e)
+		}
+	}
+	return nil
+}
+
+func anyNoScript(cmds []redis.Cmder) bool {
+	for _, c := range cmds {
+		if IsNoScript(c.Err()) {
+			return true
+		}
+	}
+	return false
+}
+
+// LoadAll puts scripts into Redis's script cache (on every master of a
+// cluster), so the first requests after start need no reload.
+func LoadAll(ctx context.Context, c redis.Scripter, scripts ...*Script) error {
+	for _, s := range scripts {
+		if err := s.Load(ctx, c).Err(); err != nil {
+			return fmt.Errorf("rdb: load script: %w", err)
 		}
 	}
 	return nil

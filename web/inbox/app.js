@@ -1,0 +1,1243 @@
+// Switchboard agent inbox. Plain DOM, no framework, no build step.
+//
+// Security rule of this file: text from the API or the socket only ever
+// reaches the page through textContent, text nodes or attribute values set
+// by name; nothing is ever parsed as HTML.
+(function () {
+  "use strict";
+
+  const DICT = globalThis.SwitchboardI18n || { zh: {}, en: {} };
+  const API = "/api/v1";
+  const $ = (id) => document.getElementById(id);
+  const enc = encodeURIComponent;
+
+  // ---------- storage (may be unavailable in locked-down browsers)
+  function store(kind, key, value) {
+    try {
+      const s = kind === "local" ? localStorage : sessionStorage;
+      if (value === undefined) return s.getItem(key);
+      if (value === null) s.removeItem(key);
+      else s.setItem(key, value);
+    } catch (_) { /* storage disabled: keep going without it */ }
+    return null;
+  }
+
+  // ---------- i18n
+  let lang = (function () {
+    const saved = store("local", "sb.lang");
+    if (saved === "zh" || saved === "en") return saved;
+    return /^zh/i.test(navigator.language || "") ? "zh" : "en";
+  })();
+
+  function t(key, params) {
+    let s = (DICT[lang] && DICT[lang][key]) ?? (DICT.en && DICT.en[key]) ?? key;
+    if (params) s = s.replace(/\{(\w+)\}/g, (_, k) => (params[k] == null ? "" : String(params[k])));
+    return s;
+  }
+
+  // ---------- DOM helper: never parses HTML
+  function h(tag, props, ...kids) {
+    const el = document.createElement(tag);
+    if (props) {
+      for (const k of Object.keys(props)) {
+        const v = props[k];
+        if (v == null || v === false) continue;
+        if (k === "class") el.className = v;
+        else if (k === "text") el.textContent = v;
+        else if (k === "data") Object.assign(el.dataset, v);
+        else if (k === "selected" || k === "disabled" || k === "hidden") el[k] = true;
+        else el.setAttribute(k, String(v));
+      }
+    }
+    for (const kid of kids) if (kid != null && kid !== false) el.append(kid);
+    return el;
+  }
+  const token = (s) => String(s || "").replace(/[^a-z0-9_-]/gi, "");
+
+  // ---------- state
+  const S = {
+    token: store("session", "sb.token") || "",
+    me: null, presence: null,
+    view: store("session", "sb.view") || "all",
+    channel: "", status: "", search: "",
+    convs: [], byId: new Map(), nextBefore: null, listLoading: false, listSeq: 0,
+    cursor: null, openId: null, open: null,
+    msgs: [], msgById: new Map(), msgEls: new Map(), threadSeq: 0, threadLoading: false,
+    pendingDelivery: new Map(), seen: new Set(), fetching: new Set(),
+    unread: new Set(),
+    agents: [], teams: [], agentsAt: 0,
+    customer: null, customerLoading: false, customerSeq: 0, ticket: null,
+    noteMode: false, sending: false, draftKey: null, draftSig: null,
+    lastIds: { agent: "", inbox: "" },
+    ws: null, wsTimer: 0, pingTimer: 0, backoff: 0, lastRx: 0, conn: "reconnecting",
+    error: null, notice: null, loginErr: null,
+  };
+  if (!["mine", "unassigned", "all"].includes(S.view)) S.view = "all";
+
+  // ---------- API
+  class ApiError extends Error {
+    constructor(status, code, message) {
+      super(message || code);
+      this.status = status;
+      this.code = code;
+      this.detail = message;
+    }
+  }
+
+  async function api(method, path, body) {
+    const headers = { Accept: "application/json" };
+    if (S.token) headers.Authorization = "Bearer " + S.token;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    let res;
+    try {
+      res = await fetch(API + path, {
+        method, headers, cache: "no-store",
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (_) {
+      throw new ApiError(0, "network", "");
+    }
+    let data = null;
+    if (res.status !== 204) {
+      try { data = await res.json(); } catch (_) { data = null; }
+    }
+    if (res.status === 401 && path !== "/auth/login") {
+      sessionExpired();
+      const e = new ApiError(401, "unauthorized", "");
+      e.handled = true;
+      throw e;
+    }
+    if (!res.ok) {
+      const er = (data && data.error) || {};
+      throw new ApiError(res.status, er.code || "", er.message || "");
+    }
+    return data;
+  }
+
+  function errorText(e) {
+    if (typeof e === "function") return e();
+    if (!(e instanceof ApiError)) return t("err.unknown", { status: "?" });
+    if (e.status === 0) return t("err.network");
+    const key = "err." + e.code;
+    const base = DICT[lang] && DICT[lang][key] ? t(key) : t("err.unknown", { status: e.status });
+    return e.detail ? base + " — " + e.detail : base;
+  }
+
+  function showError(e) {
+    if (e && e.handled) return;
+    S.error = e;
+    renderError();
+  }
+  function hideError() { S.error = null; renderError(); }
+  function renderError() {
+    const b = $("error-banner");
+    b.hidden = !S.error;
+    $("error-text").textContent = S.error ? errorText(S.error) : "";
+  }
+
+  function showNotice(textFn, action) {
+    S.notice = { textFn, action };
+    renderNotice();
+  }
+  function renderNotice() {
+    $("notice").hidden = !S.notice;
+    $("notice-body").textContent = S.notice ? S.notice.textFn() : "";
+  }
+
+  // ---------- time
+  function fmt(d, opts) {
+    return new Intl.DateTimeFormat(lang === "zh" ? "zh-CN" : "en-GB", opts).format(d);
+  }
+  function rel(ts) {
+    const d = new Date(ts);
+    if (!ts || isNaN(d)) return "";
+    const s = (Date.now() - d.getTime()) / 1000;
+    if (s < 60) return t("time.now");
+    if (s < 3600) return t("time.min", { n: Math.floor(s / 60) });
+    if (s < 6 * 3600) return t("time.hour", { n: Math.floor(s / 3600) });
+    const now = new Date();
+    const hm = fmt(d, { hour: "2-digit", minute: "2-digit" });
+    if (d.toDateString() === now.toDateString()) return hm;
+    const y = new Date(now);
+    y.setDate(now.getDate() - 1);
+    if (d.toDateString() === y.toDateString()) return t("time.yesterday", { time: hm });
+    if (d.getFullYear() === now.getFullYear()) return fmt(d, { month: "short", day: "numeric" });
+    return fmt(d, { year: "numeric", month: "short", day: "numeric" });
+  }
+  function full(ts) {
+    const d = new Date(ts);
+    return !ts || isNaN(d) ? "" : fmt(d, { dateStyle: "medium", timeStyle: "short" });
+  }
+  function timeEl(cls, ts) {
+    return h("time", { class: cls, datetime: ts || "", title: full(ts), data: { ts: ts || "" } }, rel(ts));
+  }
+  function refreshTimes() {
+    for (const el of document.querySelectorAll("time[data-ts]")) {
+      el.textContent = rel(el.dataset.ts);
+      el.title = full(el.dataset.ts);
+    }
+  }
+
+  // ---------- labels
+  const tOr = (key, raw) => (DICT[lang] && DICT[lang][key] ? t(key) : String(raw || ""));
+  const channelLabel = (c) => tOr("channel." + c, c);
+  const statusLabel = (s) => tOr("status." + s, s);
+  const badge = (c) => h("span", { class: "badge ch-" + token(c) }, channelLabel(c));
+  const statusPill = (s) => h("span", { class: "pill st-" + token(s) }, statusLabel(s));
+  function agentName(id) {
+    if (!id) return "";
+    if (S.me && S.me.id === id) return S.me.name || id;
+    const a = S.agents.find((x) => x.id === id);
+    return a ? a.name || a.email || id : id;
+  }
+  function teamName(id) {
+    const tm = S.teams.find((x) => x.id === id);
+    return tm ? tm.name || id : id || "";
+  }
+  function msgBody(m) {
+    if (m.text) return m.text;
+    if (!m.kind || m.kind === "text") return "";
+    return tOr("kind." + m.kind, "") || t("kind.other", { kind: m.kind });
+  }
+
+  // ---------- login / logout
+  function setLoginError(fn) {
+    S.loginErr = fn;
+    const el = $("login-error");
+    el.hidden = !fn;
+    el.textContent = fn ? fn() : "";
+  }
+
+  async function doLogin(ev) {
+    ev.preventDefault();
+    const email = $("login-email").value.trim();
+    const password = $("login-password").value;
+    if (!email || !password) { setLoginError(() => t("login.missing")); return; }
+    const btn = $("login-submit");
+    btn.disabled = true;
+    btn.textContent = t("login.busy");
+    try {
+      const r = await api("POST", "/auth/login", { email, password });
+      S.token = r.token;
+      S.me = r.agent || null;
+      store("session", "sb.token", S.token);
+      $("login-password").value = "";
+      setLoginError(null);
+      startApp();
+    } catch (e) {
+      setLoginError(e.status === 401 ? () => t("login.bad") : () => errorText(e));
+    } finally {
+      btn.disabled = false;
+      btn.textContent = t("login.submit");
+    }
+  }
+
+  function showLogin() {
+    $("app").hidden = true;
+    $("login-screen").hidden = false;
+    delete document.body.dataset.ready;
+    document.title = "Switchboard";
+    $("login-email").focus();
+  }
+
+  function resetState() {
+    disconnect();
+    Object.assign(S, {
+      token: "", me: null, presence: null, convs: [], byId: new Map(), nextBefore: null,
+      cursor: null, openId: null, open: null, msgs: [], msgById: new Map(), msgEls: new Map(),
+      pendingDelivery: new Map(), seen: new Set(), unread: new Set(), agents: [], teams: [],
+      customer: null, ticket: null, lastIds: { agent: "", inbox: "" }, error: null, notice: null,
+      draftKey: null, draftSig: null, sending: false,
+    });
+    S.listSeq++;
+    S.threadSeq++;
+    S.customerSeq++;
+    store("session", "sb.token", null);
+    $("reply-text").value = "";
+    renderError();
+    renderNotice();
+  }
+
+  function sessionExpired() {
+    if (!S.token) return;
+    resetState();
+    setLoginError(() => t("login.expired"));
+    showLogin();
+  }
+
+  async function doLogout() {
+    try { await api("POST", "/auth/logout"); } catch (_) { /* leaving anyway */ }
+    resetState();
+    setLoginError(null);
+    showLogin();
+  }
+
+  // ---------- start
+  async function startApp() {
+    $("login-screen").hidden = true;
+    $("app").hidden = false;
+    renderAll();
+    connect();
+    const meP = api("GET", "/me").then((r) => {
+      if (r && r.agent) S.me = r.agent;
+      if (r && r.presence) S.presence = r.presence;
+      renderTop();
+    });
+    const side = Promise.allSettled([loadAgents(), loadTeams()]);
+    try { await meP; } catch (e) { showError(e); }
+    if (!S.token) return;
+    await loadList(true, true);
+    await side;
+    if (S.token) {
+      document.body.dataset.ready = "1";
+      $("conversation-list").focus();
+    }
+  }
+
+  async function loadAgents() {
+    try {
+      const r = await api("GET", "/agents");
+      S.agents = Array.isArray(r && r.items) ? r.items : [];
+      S.agentsAt = Date.now();
+      renderHeader();
+      renderList();
+    } catch (e) { showError(e); }
+  }
+  async function loadTeams() {
+    try {
+      const r = await api("GET", "/teams");
+      S.teams = Array.isArray(r && r.items) ? r.items : [];
+      renderHeader();
+    } catch (e) { showError(e); }
+  }
+
+  // ---------- conversation list
+  function matchesView(c) {
+    if (S.channel && c.channel !== S.channel) return false;
+    if (S.status && c.status !== S.status) return false;
+    if (S.view === "mine") return !!S.me && c.assignee === S.me.id;
+    if (S.view === "unassigned") return !c.assignee && c.status !== "closed";
+    return true;
+  }
+  function matchesSearch(c, q) {
+    return [c.customer_name, c.preview, c.ticket_id, c.id].some((v) => v && String(v).toLowerCase().includes(q));
+  }
+  function visibleConvs() {
+    const q = S.search.trim().toLowerCase();
+    return q ? S.convs.filter((c) => matchesSearch(c, q)) : S.convs;
+  }
+
+  async function loadList(reset, clear) {
+    const seq = ++S.listSeq;
+    const q = new URLSearchParams({ view: S.view });
+    if (S.status) q.set("status", S.status);
+    if (S.channel) q.set("channel", S.channel);
+    q.set("limit", "50");
+    if (!reset && S.nextBefore) q.set("before", S.nextBefore);
+    if (clear) { S.convs = []; S.byId = new Map(); S.nextBefore = null; }
+    S.listLoading = true;
+    renderList();
+    try {
+      const r = await api("GET", "/conversations?" + q.toString());
+      if (seq !== S.listSeq) return;
+      if (reset) { S.convs = []; S.byId = new Map(); }
+      for (const c of (r && Array.isArray(r.items) ? r.items : [])) {
+        if (c && c.id && !S.byId.has(c.id)) { S.convs.push(c); S.byId.set(c.id, c); }
+      }
+      S.nextBefore = (r && r.next_before) || null;
+    } catch (e) {
+      if (seq === S.listSeq) showError(e);
+    } finally {
+      if (seq === S.listSeq) { S.listLoading = false; renderList(); }
+    }
+  }
+
+  function convRow(c) {
+    const cls = ["conversation-item"];
+    if (c.id === S.openId) cls.push("active");
+    if (c.id === S.cursor) cls.push("cursor");
+    if (S.unread.has(c.id)) cls.push("unread");
+    const pr = c.priority === "urgent" || c.priority === "high"
+      ? h("span", { class: "prio pr-" + c.priority }, tOr("priority." + c.priority, c.priority)) : null;
+    return h("li", {
+      class: cls.join(" "), role: "option", data: { id: c.id },
+      "aria-selected": c.id === S.cursor ? "true" : "false",
+    },
+    h("div", { class: "ci-top" },
+      S.unread.has(c.id) ? h("span", { class: "dot", title: t("list.unread") }) : null,
+      h("span", { class: "conversation-customer" }, c.customer_name || c.customer_id || "—"),
+      badge(c.channel),
+      timeEl("conversation-time", c.last_message_at || c.created_at)),
+    h("div", { class: "conversation-preview" }, c.preview || ""),
+    h("div", { class: "ci-bottom" },
+      statusPill(c.status), pr,
+      c.ticket_id ? h("span", { class: "ci-ticket" }, "#" + c.ticket_id) : null,
+      h("span", { class: "ci-assignee" + (c.assignee ? "" : " none") },
+        c.assignee ? agentName(c.assignee) : t("list.unassigned"))));
+  }
+
+  function renderList() {
+    const ul = $("conversation-list");
+    const items = visibleConvs();
+    const rows = items.map(convRow);
+    if (!rows.length) {
+      const key = S.listLoading ? "list.loading" : (S.search.trim() && S.convs.length ? "list.noMatch" : "list.empty");
+      rows.push(h("li", { class: "list-empty" }, t(key)));
+    }
+    ul.replaceChildren(...rows);
+    const more = $("load-more");
+    more.hidden = !S.nextBefore;
+    more.disabled = S.listLoading;
+    for (const b of document.querySelectorAll(".tab")) {
+      const on = b.dataset.view === S.view;
+      b.classList.toggle("on", on);
+      b.setAttribute("aria-selected", on ? "true" : "false");
+    }
+    const n = S.unread.size;
+    document.title = (n ? "(" + n + ") " : "") + "Switchboard";
+  }
+
+  function upsertConv(c, opts) {
+    if (!c || !c.id) return;
+    opts = opts || {};
+    const prev = S.byId.get(c.id);
+    const merged = Object.assign({}, prev || {}, c);
+    if (S.open && S.open.id === c.id) {
+      S.open = Object.assign({}, S.open, c);
+      renderHeader();
+    }
+    const idx = S.convs.findIndex((x) => x.id === c.id);
+    if (!matchesView(merged)) {
+      if (idx >= 0) { S.convs.splice(idx, 1); S.byId.delete(c.id); }
+      renderList();
+      return;
+    }
+    if (opts.unread && c.id !== S.openId) S.unread.add(c.id);
+    if (idx >= 0) {
+      S.convs[idx] = merged;
+      if (opts.bump) { S.convs.splice(idx, 1); S.convs.unshift(merged); }
+    } else {
+      const at = Date.parse(merged.last_message_at || merged.created_at) || 0;
+      let pos = S.convs.findIndex((x) => (Date.parse(x.last_message_at || x.created_at) || 0) < at);
+      if (opts.bump || pos < 0) pos = opts.bump ? 0 : S.convs.length;
+      S.convs.splice(pos, 0, merged);
+    }
+    S.byId.set(c.id, merged);
+    renderList();
+  }
+
+  async function fetchConv(id, opts) {
+    if (S.fetching.has(id)) return;
+    S.fetching.add(id);
+    try {
+      const c = await api("GET", "/conversations/" + enc(id));
+      upsertConv(c, opts);
+    } catch (e) {
+      if (e.status !== 404 && e.status !== 403) showError(e);
+    } finally {
+      S.fetching.delete(id);
+    }
+  }
+
+  function moveCursor(d) {
+    const items = visibleConvs();
+    if (!items.length) return;
+    let i = items.findIndex((c) => c.id === S.cursor);
+    i = i < 0 ? (d > 0 ? 0 : items.length - 1) : Math.max(0, Math.min(items.length - 1, i + d));
+    S.cursor = items[i].id;
+    for (const li of $("conversation-list").children) {
+      const on = li.dataset.id === S.cursor;
+      li.classList.toggle("cursor", on);
+      li.setAttribute("aria-selected", on ? "true" : "false");
+      if (on) li.scrollIntoView({ block: "nearest" });
+    }
+  }
+
+  // ---------- thread
+  async function openConversation(id) {
+    if (!id) return;
+    const seq = ++S.threadSeq;
+    S.openId = id;
+    S.cursor = id;
+    S.unread.delete(id);
+    S.open = S.byId.get(id) ? Object.assign({}, S.byId.get(id)) : null;
+    S.msgs = [];
+    S.msgById = new Map();
+    S.msgEls = new Map();
+    S.pendingDelivery = new Map();
+    S.threadLoading = true;
+    S.ticket = null;
+    S.draftKey = S.draftSig = null;
+    document.body.classList.remove("show-customer");
+    sendWatch();
+    renderList();
+    renderHeader();
+    renderThread();
+    renderComposer();
+    if (!S.open) {
+      try {
+        const c = await api("GET", "/conversations/" + enc(id));
+        if (seq !== S.threadSeq) return;
+        S.open = c;
+        renderHeader();
+      } catch (e) {
+        if (seq === S.threadSeq) { S.threadLoading = false; renderThread(); showError(e); }
+        return;
+      }
+    }
+    loadCustomer(S.open.customer_id);
+    await loadMessages(seq);
+  }
+
+  async function loadMessages(seq) {
+    const id = S.openId;
+    const limit = 100;
+    const got = [];
+    try {
+      let after = "";
+      for (let page = 0; page < 20; page++) {
+        const q = new URLSearchParams({ limit: String(limit) });
+        if (after) q.set("after", after);
+        const r = await api("GET", "/conversations/" + enc(id) + "/messages?" + q.toString());
+        if (seq !== S.threadSeq) return;
+        const items = r && Array.isArray(r.items) ? r.items : [];
+        got.push(...items);
+        if (items.length < limit) break;
+        after = items[items.length - 1].id;
+      }
+    } catch (e) {
+      if (seq === S.threadSeq) { S.threadLoading = false; renderThread(); showError(e); }
+      return;
+    }
+    // Messages that arrived on the socket while loading are kept.
+    const live = S.msgs.filter((m) => !got.some((g) => g.id === m.id));
+    S.msgs = [];
+    S.msgById = new Map();
+    for (const m of got.concat(live)) {
+      if (!m || !m.id || S.msgById.has(m.id)) continue;
+      const pd = S.pendingDelivery.get(m.id);
+      if (pd && newerDelivery(pd, m.delivery)) m.delivery = pd;
+      S.msgs.push(m);
+      S.msgById.set(m.id, m);
+    }
+    S.pendingDelivery.clear();
+    S.threadLoading = false;
+    renderThread();
+  }
+
+  function msgClass(m) {
+    switch (m.direction) {
+      case "out": return "message-out";
+      case "note": return "message-note";
+      case "system": return "message-system";
+      default: return "message-in";
+    }
+  }
+
+  function deliveryEl(d) {
+    const st = token(d && d.status) || "queued";
+    let txt = tOr("delivery." + st, st);
+    if (st === "failed" && d) {
+      const why = [d.error, d.code ? "(" + d.code + ")" : ""].filter(Boolean).join(" ");
+      if (why) txt += ": " + why;
+    }
+    return h("div", { class: "message-delivery", data: { status: st }, title: d && d.updated_at ? full(d.updated_at) : null }, txt);
+  }
+
+  function msgEl(m) {
+    const cls = msgClass(m);
+    if (cls === "message-system") {
+      return h("div", { class: "message message-system", data: { id: m.id } },
+        h("span", { class: "message-text" }, msgBody(m)), " · ", timeEl("message-time", m.created_at));
+    }
+    let who;
+    if (cls === "message-in") who = m.author_name || (S.open && S.open.customer_name) || t("thread.customer");
+    else who = m.author_name || agentName(m.author) || t("thread.agent");
+    return h("div", { class: "message " + cls, data: { id: m.id } },
+      h("div", { class: "message-meta" },
+        cls === "message-note" ? h("span", { class: "note-label" }, t("thread.note")) : null,
+        h("span", { class: "message-author" }, who),
+        timeEl("message-time", m.created_at)),
+      h("div", { class: "message-bubble" }, h("div", { class: "message-text" }, msgBody(m))),
+      cls === "message-out" ? deliveryEl(m.delivery) : null);
+  }
+
+  function renderThread() {
+    const box = $("thread");
+    S.msgEls = new Map();
+    if (!S.openId) { box.replaceChildren(); return; }
+    if (!S.msgs.length) {
+      box.replaceChildren(h("div", { class: "thread-empty" }, t(S.threadLoading ? "thread.loading" : "thread.empty")));
+      return;
+    }
+    const els = S.msgs.map((m) => {
+      const el = msgEl(m);
+      S.msgEls.set(m.id, el);
+      return el;
+    });
+    box.replaceChildren(...els);
+    box.scrollTop = box.scrollHeight;
+  }
+
+  const rank = (d) => (!d ? -1 : d.status === "queued" ? 0 : 1);
+  function newerDelivery(a, b) {
+    if (!a) return false;
+    if (!b) return true;
+    const ta = Date.parse(a.updated_at), tb = Date.parse(b.updated_at);
+    if (!isNaN(ta) && !isNaN(tb) && ta !== tb) return ta > tb;
+    return rank(a) >= rank(b);
+  }
+
+  // Adds or updates one message of the open thread.
+  function addMessage(cid, m) {
+    if (!m || !m.id || cid !== S.openId) return;
+    const box = $("thread");
+    const have = S.msgById.get(m.id);
+    if (have) {
+      const keep = have.delivery;
+      Object.assign(have, m);
+      if (!newerDelivery(m.delivery, keep)) have.delivery = keep;
+      const el = S.msgEls.get(m.id);
+      if (el) {
+        const nel = msgEl(have);
+        el.replaceWith(nel);
+        S.msgEls.set(m.id, nel);
+      }
+      return;
+    }
+    const pd = S.pendingDelivery.get(m.id);
+    if (pd) {
+      if (newerDelivery(pd, m.delivery)) m.delivery = pd;
+      S.pendingDelivery.delete(m.id);
+    }
+    S.msgs.push(m);
+    S.msgById.set(m.id, m);
+    if (S.threadLoading) return;
+    const near = box.scrollHeight - box.scrollTop - box.clientHeight < 120;
+    if (S.msgs.length === 1) { renderThread(); return; }
+    const el = msgEl(m);
+    S.msgEls.set(m.id, el);
+    box.append(el);
+    if (near || m.direction === "out" || m.direction === "note") box.scrollTop = box.scrollHeight;
+  }
+
+  function setDelivery(id, d) {
+    const m = S.msgById.get(id);
+    if (!m) {
+      if (S.pendingDelivery.size > 500) S.pendingDelivery.clear();
+      S.pendingDelivery.set(id, d);
+      return;
+    }
+    if (!newerDelivery(d, m.delivery)) return;
+    m.delivery = d;
+    const el = S.msgEls.get(id);
+    if (el) {
+      const nel = msgEl(m);
+      el.replaceWith(nel);
+      S.msgEls.set(id, nel);
+    }
+  }
+
+  // ---------- header, transfer, status
+  function renderHeader(force) {
+    const c = S.open;
+    $("thread-empty").hidden = !!S.openId;
+    $("thread-header").hidden = !c;
+    if (!c) return;
+    $("th-customer").textContent = c.customer_name || c.customer_id || "—";
+    const ch = $("th-channel");
+    ch.className = "badge ch-" + token(c.channel);
+    ch.textContent = channelLabel(c.channel);
+    const tk = $("th-ticket");
+    tk.hidden = !c.ticket_id;
+    tk.textContent = c.ticket_id ? "#" + c.ticket_id : "";
+    $("th-assignee").textContent = c.assignee ? t("thread.assignedTo", { name: agentName(c.assignee) }) : t("thread.unassigned");
+    $("take-button").hidden = !!c.assignee;
+
+    const st = $("status-select");
+    if (![...st.options].some((o) => o.value === c.status) && c.status) {
+      st.append(h("option", { value: c.status, disabled: true }, statusLabel(c.status)));
+    }
+    st.value = c.status || "";
+
+    const ag = $("transfer-agent");
+    if (force || document.activeElement !== ag) {
+      const opts = [h("option", { value: "", disabled: true }, t("ctl.noAgent"))];
+      const seen = new Set();
+      for (const a of S.agents) {
+        if (!a || !a.id) continue;
+        seen.add(a.id);
+        const p = a.presence || {};
+        let label = (a.name || a.email || a.id) + " · " + tOr("presence." + p.status, p.status || "offline");
+        if (p.capacity != null) label += " " + t("ctl.load", { load: p.load || 0, capacity: p.capacity });
+        opts.push(h("option", { value: a.id, data: { presence: token(p.status) } }, label));
+      }
+      if (c.assignee && !seen.has(c.assignee)) opts.push(h("option", { value: c.assignee }, agentName(c.assignee)));
+      ag.replaceChildren(...opts);
+      ag.value = c.assignee || "";
+    }
+
+    const tm = $("transfer-team");
+    if (force || document.activeElement !== tm) {
+      const opts = [h("option", { value: "", disabled: true }, t("ctl.noTeam"))];
+      for (const x of S.teams) if (x && x.id) opts.push(h("option", { value: x.id }, x.name || x.id));
+      if (c.team && !S.teams.some((x) => x.id === c.team)) opts.push(h("option", { value: c.team }, c.team));
+      tm.replaceChildren(...opts);
+      tm.value = c.team || "";
+    }
+  }
+
+  async function patchOpen(body, ctl) {
+    const id = S.openId;
+    if (!id) return;
+    if (ctl) ctl.disabled = true;
+    try {
+      const c = await api("PATCH", "/conversations/" + enc(id), body);
+      if (c && c.id) upsertConv(c);
+    } catch (e) {
+      showError(e);
+    } finally {
+      if (ctl) ctl.disabled = false;
+      renderHeader(true);
+    }
+  }
+
+  // ---------- composer
+  function renderComposer() {
+    const form = $("composer");
+    form.hidden = !S.openId;
+    form.classList.toggle("note-mode", S.noteMode);
+    const tg = $("reply-note-toggle");
+    tg.setAttribute("aria-pressed", S.noteMode ? "true" : "false");
+    const ta = $("reply-text");
+    ta.placeholder = t(S.noteMode ? "composer.notePh" : "composer.reply");
+    ta.readOnly = S.sending;
+    const send = $("reply-send");
+    send.disabled = S.sending;
+    send.textContent = t(S.sending ? "composer.sending" : S.noteMode ? "composer.addNote" : "composer.send");
+  }
+
+  function toggleNote() {
+    if (!S.openId) return;
+    S.noteMode = !S.noteMode;
+    renderComposer();
+  }
+
+  function uuid() {
+    if (globalThis.crypto && typeof crypto.randomUUID === "function") return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const x = [...b].map((v) => v.toString(16).padStart(2, "0")).join("");
+    return x.slice(0, 8) + "-" + x.slice(8, 12) + "-" + x.slice(12, 16) + "-" + x.slice(16, 20) + "-" + x.slice(20);
+  }
+
+  async function send() {
+    if (S.sending || !S.openId) return;
+    const ta = $("reply-text");
+    const text = ta.value;
+    if (!text.trim()) { ta.focus(); return; }
+    const cid = S.openId;
+    const internal = S.noteMode;
+    // A retry of the very same send (after a network or server error)
+    // reuses its key, so it counts once; any other send gets a fresh key.
+    const sig = cid + "\u0000" + internal + "\u0000" + text;
+    if (S.draftSig !== sig) { S.draftSig = sig; S.draftKey = uuid(); }
+    S.sending = true;
+    renderComposer();
+    try {
+      const m = await api("POST", "/conversations/" + enc(cid) + "/messages",
+        { text, internal, idempotency_key: S.draftKey });
+      S.draftKey = S.draftSig = null;
+      if (ta.value === text && S.openId === cid) ta.value = "";
+      if (m && m.id) {
+        if (!m.direction) m.direction = internal ? "note" : "out";
+        if (!m.conversation_id) m.conversation_id = cid;
+        S.seen.add(m.id);
+        addMessage(cid, m);
+        bumpFromMessage(cid, m, false);
+      }
+    } catch (e) {
+      if (e.status !== 0 && e.status < 500) S.draftKey = S.draftSig = null;
+      showError(e);
+    } finally {
+      S.sending = false;
+      renderComposer();
+    }
+  }
+
+  // ---------- customer panel
+  async function loadCustomer(id) {
+    const seq = ++S.customerSeq;
+    S.customer = null;
+    S.customerLoading = !!id;
+    renderCustomer();
+    if (!id) return;
+    try {
+      const c = await api("GET", "/customers/" + enc(id));
+      if (seq !== S.customerSeq) return;
+      S.customer = c;
+    } catch (e) {
+      if (seq === S.customerSeq) showError(e);
+    } finally {
+      if (seq === S.customerSeq) { S.customerLoading = false; renderCustomer(); }
+    }
+  }
+
+  async function showTicket(id) {
+    if (!id) return;
+    document.body.classList.add("show-customer");
+    try {
+      S.ticket = await api("GET", "/tickets/" + enc(id));
+      renderCustomer();
+    } catch (e) { showError(e); }
+  }
+
+  function ticketLink(id, label) {
+    const a = h("a", { href: "#", class: "ticket-link", data: { ticket: id } }, label);
+    return a;
+  }
+
+  function section(title, items, emptyKey) {
+    return h("section", { class: "cp-section" },
+      h("h3", null, title),
+      items.length ? h("ul", { class: "cp-list" }, ...items) : h("p", { class: "muted" }, t(emptyKey)));
+  }
+
+  function histVal(field, v) {
+    if (!v) return "∅";
+    if (field === "status") return statusLabel(v);
+    if (field === "priority") return tOr("priority." + v, v);
+    if (field === "assignee") return agentName(v);
+    if (field === "team") return teamName(v);
+    return String(v);
+  }
+
+  function renderTicket(tk) {
+    const rows = [
+      ["ticket.subject", tk.subject],
+      ["ctl.status", statusLabel(tk.status)],
+      ["ticket.priority", tOr("priority." + tk.priority, tk.priority)],
+      ["ticket.team", teamName(tk.team)],
+      ["ticket.assignee", agentName(tk.assignee)],
+      ["ticket.updated", full(tk.updated_at)],
+    ];
+    const hist = (Array.isArray(tk.history) ? tk.history : []).slice(-8).reverse().map((x) =>
+      h("li", { class: "hist" }, timeEl("hist-time", x.at), " ",
+        t("ticket.change", { actor: agentName(x.actor), field: tOr("field." + x.field, x.field), from: histVal(x.field, x.from), to: histVal(x.field, x.to) })));
+    return h("section", { class: "cp-ticket" },
+      h("div", { class: "cp-ticket-head" },
+        h("h3", null, t("ticket.title", { number: tk.number || tk.id })),
+        h("button", { type: "button", class: "btn-link", id: "ticket-close" }, t("ticket.close"))),
+      h("dl", { class: "kv" }, ...rows.filter((r) => r[1]).flatMap((r) => [h("dt", null, t(r[0])), h("dd", null, String(r[1]))])),
+      hist.length ? h("h4", null, t("ticket.history")) : null,
+      hist.length ? h("ul", { class: "cp-list" }, ...hist) : null);
+  }
+
+  function renderCustomer() {
+    const panel = $("customer-panel");
+    const kids = [h("button", { type: "button", class: "banner-close cp-close", id: "customer-close", "aria-label": t("dismiss"), title: t("dismiss") }, "×")];
+    if (S.ticket) kids.push(renderTicket(S.ticket));
+    const c = S.customer;
+    if (!c) {
+      kids.push(h("p", { class: "muted cp-empty" }, t(S.customerLoading ? "customer.loading" : "customer.none")));
+      panel.replaceChildren(...kids);
+      return;
+    }
+    const name = c.name || c.id || "—";
+    kids.push(h("div", { class: "cp-head" },
+      h("div", { class: "avatar", "aria-hidden": "true" }, Array.from(name)[0] || "?"),
+      h("div", null,
+        h("div", { class: "cp-name" }, name),
+        h("div", { class: "cp-sub" },
+          c.level ? h("span", { class: "level lv-" + token(c.level) }, c.level) : null,
+          c.region ? h("span", { class: "muted" }, c.region) : null))));
+    kids.push(h("dl", { class: "kv" },
+      h("dt", null, t("customer.level")), h("dd", null, c.level || "—"),
+      h("dt", null, t("customer.region")), h("dd", null, c.region || "—"),
+      h("dt", null, t("customer.since")), h("dd", null, full(c.created_at) || "—")));
+    const ids = (Array.isArray(c.identities) ? c.identities : []).map((x) =>
+      h("li", { class: "ident" },
+        h("span", { class: "ident-type" }, x.type || ""),
+        x.channel ? badge(x.channel) : null,
+        h("span", { class: "ident-value", title: x.account ? x.account : null }, x.value || "")));
+    kids.push(section(t("customer.identities"), ids, "customer.noIdentities"));
+    const tks = (Array.isArray(c.tickets) ? c.tickets : []).map((x) =>
+      h("li", { class: "cp-ticket-row" },
+        ticketLink(x.number || x.id, "#" + (x.number || x.id)),
+        statusPill(x.status),
+        h("span", { class: "cp-subject" }, x.subject || "")));
+    kids.push(section(t("customer.tickets"), tks, "customer.noTickets"));
+    const convs = (Array.isArray(c.conversations) ? c.conversations : []).slice(0, 10).map((x) =>
+      h("li", null,
+        h("button", { type: "button", class: "cp-conv" + (x.id === S.openId ? " current" : ""), data: { conv: x.id } },
+          h("span", { class: "cp-conv-top" }, badge(x.channel), statusPill(x.status), timeEl("cp-time", x.last_message_at || x.created_at)),
+          h("span", { class: "cp-conv-preview" }, x.preview || ""))));
+    kids.push(section(t("customer.conversations"), convs, "customer.noConversations"));
+    panel.replaceChildren(...kids);
+  }
+
+  // ---------- top bar
+  function renderTop() {
+    $("me-name").textContent = S.me ? S.me.name || S.me.email || "" : "";
+    $("me-name").title = S.me ? S.me.email || "" : "";
+    const ps = $("presence-select");
+    const st = (S.presence && S.presence.status) || "offline";
+    ps.value = st;
+    ps.dataset.status = token(st);
+    setConn(S.conn);
+  }
+  function setConn(state) {
+    S.conn = state;
+    const el = $("conn-status");
+    el.dataset.state = state;
+    $("conn-label").textContent = t("conn." + state);
+  }
+
+  async function setPresence(status) {
+    const ps = $("presence-select");
+    ps.disabled = true;
+    try {
+      const p = await api("PUT", "/me/presence", { status });
+      S.presence = p && p.status ? p : Object.assign({}, S.presence, { status });
+    } catch (e) { showError(e); }
+    finally { ps.disabled = false; renderTop(); }
+  }
+
+  // ---------- i18n rendering
+  function applyStatic() {
+    document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+    for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+    for (const el of document.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
+    for (const el of document.querySelectorAll("[data-i18n-aria]")) el.setAttribute("aria-label", t(el.dataset.i18nAria));
+    const other = lang === "zh" ? "en" : "zh";
+    for (const id of ["lang-switch", "login-lang"]) {
+      const b = $(id);
+      b.textContent = DICT[other]["lang.name"];
+      b.dataset.lang = lang;
+      b.lang = other === "zh" ? "zh-CN" : "en";
+    }
+  }
+  function renderAll() {
+    applyStatic();
+    renderTop();
+    renderList();
+    renderHeader();
+    renderThread();
+    renderComposer();
+    renderCustomer();
+    renderError();
+    renderNotice();
+    if (S.loginErr) setLoginError(S.loginErr);
+  }
+  function switchLang() {
+    lang = lang === "zh" ? "en" : "zh";
+    store("local", "sb.lang", lang);
+    const box = $("thread");
+    const keep = box.scrollTop;
+    renderAll();
+    box.scrollTop = keep;
+  }
+
+  // ---------- socket
+  function connect() {
+    clearTimeout(S.wsTimer);
+    if (!S.token) return;
+    const proto = location.protocol === "https:" ? "wss:" : "ws:";
+    let url = proto + "//" + location.host + API + "/inbox/ws?access_token=" + enc(S.token);
+    if (S.lastIds.agent) url += "&last_event_id=" + enc(S.lastIds.agent);
+    if (S.lastIds.inbox) url += "&last_inbox_id=" + enc(S.lastIds.inbox);
+    let ws;
+    try { ws = new WebSocket(url); } catch (_) { scheduleReconnect(true); return; }
+    S.ws = ws;
+    let opened = false;
+    ws.onopen = () => {
+      if (S.ws !== ws) return;
+      opened = true;
+      S.backoff = 0;
+      S.lastRx = Date.now();
+      setConn("connected");
+      sendWatch();
+      clearInterval(S.pingTimer);
+      S.pingTimer = setInterval(heartbeat, 20000);
+    };
+    ws.onmessage = (e) => {
+      if (S.ws !== ws) return;
+      S.lastRx = Date.now();
+      let ev;
+      try { ev = JSON.parse(e.data); } catch (_) { return; }
+      try { onEvent(ev); } catch (err) { console.error("inbox event", err); }
+    };
+    ws.onclose = () => {
+      if (S.ws !== ws) return;
+      dropSocket(!opened);
+    };
+  }
+
+  function dropSocket(neverOpened) {
+    const ws = S.ws;
+    S.ws = null;
+    clearInterval(S.pingTimer);
+    if (ws) { try { ws.close(); } catch (_) { /* already gone */ } }
+    setConn("reconnecting");
+    scheduleReconnect(neverOpened);
+  }
+
+  function scheduleReconnect(neverOpened) {
+    clearTimeout(S.wsTimer);
+    if (!S.token) return;
+    const delay = Math.min(15000, 1000 * 2 ** S.backoff) * (0.9 + Math.random() * 0.2);
+    S.backoff = Math.min(S.backoff + 1, 4);
+    S.wsTimer = setTimeout(async () => {
+      // A socket refused before opening may mean an expired token: ask
+      // the API, whose 401 brings back the login screen.
+      if (neverOpened) { try { await api("GET", "/me"); } catch (_) { /* 401 handled in api */ } }
+      if (S.token && !S.ws) connect();
+    }, delay);
+  }
+
+  function heartbeat() {
+    const ws = S.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return;
+    if (Date.now() - S.lastRx > 50000) { dropSocket(false); return; }
+    wsSend({ type: "ping" });
+  }
+
+  function disconnect() {
+    clearTimeout(S.wsTimer);
+    clearInterval(S.pingTimer);
+    const ws = S.ws;
+    S.ws = null;
+    if (ws) { try { ws.close(); } catch (_) { /* ignore */ } }
+    setConn("reconnecting");
+  }
+
+  function wsSend(obj) {
+    if (S.ws && S.ws.readyState === WebSocket.OPEN) S.ws.send(JSON.stringify(obj));
+  }
+  function sendWatch() { wsSend({ type: "watch", conversation_id: S.openId || "" }); }
+
+  function wakeUp() {
+    if (!S.token) return;
+    if (!S.ws) { S.backoff = 0; connect(); return; }
+    heartbeat();
+  }
+
+  // ---------- events
+  function onEvent(ev) {
+    if (!ev || typeof ev !== "object") return;
+    if ((ev.stream === "agent" || ev.stream === "inbox") && ev.id) S.lastIds[ev.stream] = String(ev.id);
+    const d = ev.data || {};
+    switch (ev.type) {
+      case "hello":
+        if (d.agent) S.me = d.agent;
+        if (d.presence) S.presence = d.presence;
+        renderTop();
+        break;
+      case "resync":
+        resync();
+        break;
+      case "message.new":
+        onMessageNew(d);
+        break;
+      case "message.delivery":
+        onDelivery(d);
+        break;
+      case "conversation.updated":
+      case "conversation.assigned": {
+        const c = d.conversation;
+        const unread = ev.type === "conversation.assigned";
+        if (c && c.id) upsertConv(c, { unread });
+        else if (d.conversation_id) fetchConv(d.conversation_id, { unread });
+        break;
+      }
+      case "call.screenpop": {
+        const from = d.from || d.phone || (d.customer && d.customer.name) || "";
+        const cust = (d.customer && d.customer.id) || d.customer_id;
+        showNotice(() => t("notice.call", { from }), cust ? () => { S.ticket = null; loadCustomer(cust); document.body.classList.add("show-customer"); } : null);
+        break;
+      }
+      case "sla.warning": {
+        const cid = d.conversation_id || (d.conversation && d.conversation.id);
+        const c = cid && S.byId.get(cid);
+        const name = (c && c.customer_name) || (d.ticket_id ? "#" + d.ticket_id : cid || "");
+        showNotice(() => t("notice.sla", { name }), cid ? () => openConversation(cid) : null);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  function bumpFromMessage(cid, m, unread) {
+    const c = S.byId.get(cid);
+    if (!c) return false;
+    const upd = { id: cid, last_message_at: m.created_at || new Date().toISOString() };
+    if (m.direction !== "system") upd.preview = msgBody(m);
+    upsertConv(upd, { bump: true, unread });
+    return true;
+  }
+
+  function onMessageNew(d) {
+    const m = d.message;
+    const cid = d.conversation_id || (m && m.conversation_id);
+    if (!m || !cid) return;
+    addMessage(cid, m);
+    if (m.id && S.seen.has(m.id)) return;
+    if (m.id) {
+      if (S.seen.size > 5000) S.seen.clear();
+      S.seen.add(m.id);
+    }
+    const unread = m.direction === "in" && cid !== S.openId;
+    if (!bumpFromMessage(cid, m, unread)) fetchConv(cid, { unread });
+  }
+
+  function onDelivery(d) {
+    const m = d.message;
+    const id = d.message_id || (m && m.id) || d.id;
+    const cid = d.conversation_id || (m && m.conversation_id);
+    let del = d.delivery || (m && m.delivery);
+    if (!del && d.status) del = { status: d.status, error: d.error, code: d.code, updated_at: d.updated_at };
+    if (!id || !del) return;
+    if (cid && cid !== S.openId) return;
+    setDelivery(id, del);
+  }
+
+  async function resync() {
+    loadList(true, false);
+    loadAgents();
+    if (S.openId) {
+      const seq = ++S.threadSeq;
+      try {
+        const c = await api("GET", "/conversations/" + enc(S.openId));
+        if (seq !== S.threadSeq) return;
+        S.open = c;
+        renderHeader();
+      } catch (e) { showError(e); }
+      if (seq === S.threadSeq) await loadMessages(seq);
+    }
+  }
+
+  // ---------- keyboard
+  function isTyping(el) {
+    if (!el || !el.tagName) return false;
+    if (el.isContentEditable) return true;
+    if (el.tagName === "TEXTAREA" || el.tagName === "SELECT") return true;
+    if (el.tagName === "INPUT") return !["button", "submit", "checkbox", "radio", "reset"].includes(el.type);
+    return false;
+  }
+
+  function onKey(e) {
+    if ($("app").hidden || e.isComposing || e.keyCode === 229) return;
+    const tgt = e.target;
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+      if (tgt && tgt.id === "reply-text") { e.preventDefault(); send(); }
+      return;
+    }
+    if (e.key === "Escape") {
+      if (isTyping(tgt)) { tgt.blur(); $("conversation-list").focus(); e.preventDefault(); }
+      else if (document.body.classList.contains("show-customer")) document.body.classList.remove("show-customer");
+      else if (S.error) hideError();
+      return;
+    }
+    if (isTyping(tgt) || e.ctrlKey || e.metaKey || e.altKey) return;
+    const list = $("conversation-list");
+    const inList = tgt === list || list.contains(tgt);
+    switch (e.key) {
+      case "j": moveCursor(1); break;
+      case "k": moveCursor(-1); break;
+      case "ArrowDown": if (!inList) return; moveCursor(1); break;
+      case "ArrowUp": if (!inList) return; moveCursor(-1); break;
+      case "Enter":
+        if (!(inList || tgt === document.body) || !S.cursor) return;
+        openConversation(S.cursor);
+        break;
+      case "r":
+        if (!S.openId) return;
+        $("reply-text").focus();
+        break;
+      case "n": toggleNote(); break;
+      case "/": $("filter-search").focus(); break;
+      default: return;
+    }
+    e.preventDefault();
+  }
+
+  // ---------- wiring
+  function wire() {
+    $("login-form").addEventListener("submit", doLogin);
+    $("login-lang").addEventListener("click", switchLang);
+    $("lang-switch").addEventListener("click", switchLang);
+    $("logout").addEventListener("click", doLogout);
+    $("presence-select").addEventListener("change", (e) => setPresence(e.target.value));
+    $("error-dismiss").addEventListener("click", hideError);
+    $("notice-dismiss").addEventListener("click", () => { S.notice = null; renderNotice(); });
+    $("notice-body").addEventListener("click", () => {
+      const n = S.notice;
+      S.notice = null;
+      renderNotice();
+      if (n && n.action) n.action();
+    });
+    for (const b of document.querySelectorAll(".tab")) {
+      b.addEventListener("click", () => {
+        S.view = b.dataset.view;
+        store("session", "sb.view", S.view);
+        loadList(true, true);
+      });
+    }
+    const onFilter = () => {
+      const ch = $("filter-channel").value, st = $("filter-status").value;
+      if (ch === S.channel && st === S.status) return;
+      S.channel = ch;
+      S.status = st;
+      loadList(true, true);
+    };
+    for (const id of ["filter-channel", "filter-status"]) {
+      $(id).addEventListener("change", onFilter);
+      $(id).addEventListener("input", onFilter);
+    }
+    $("filter-search").addEventListener("input", (e) => { S.search = e.target.value; renderList(); });
+    $("load-more").addEventListener("click", () => loadList(false, false));
+    $("conversation-list").addEventListener("click", (e) => {
+      const li = e.target.closest(".conversation-item");
+      if (li) openConversation(li.dataset.id);
+    });
+    $("status-select").addEventListener("change", (e) => patchOpen({ status: e.target.value }, e.target));
+    $("transfer-agent").addEventListener("change", (e) => { if (e.target.value) patchOpen({ assignee: e.target.value }, e.target); });
+    $("transfer-team").addEventListener("change", (e) => { if (e.target.value) patchOpen({ team: e.target.value }, e.target); });
+    $("transfer-agent").addEventListener("focus", () => { if (Date.now() - S.agentsAt > 15000) loadAgents(); });
+    $("take-button").addEventListener("click", (e) => { if (S.me) patchOpen({ assignee: S.me.id }, e.currentTarget); });
+    $("th-ticket").addEventListener("click", (e) => {
+      e.preventDefault();
+      if (S.open) showTicket(S.open.ticket_id);
+    });
+    $("customer-toggle").addEventListener("click", () => document.body.classList.toggle("show-customer"));
+    $("transfer-agent").addEventListener("blur", () => renderHeader());
+    $("customer-panel").addEventListener("click", (e) => {
+      const a = e.target.closest("[data-ticket]");
+      if (a) { e.preventDefault(); showTicket(a.dataset.ticket); return; }
+      const cv = e.target.closest("[data-conv]");
+      if (cv) { openConversation(cv.dataset.conv); return; }
+      if (e.target.closest("#ticket-close")) { S.ticket = null; renderCustomer(); }
+      if (e.target.closest("#customer-close")) document.body.classList.remove("show-customer");
+    });
+    $("composer").addEventListener("submit", (e) => { e.preventDefault(); send(); });
+    $("reply-note-toggle").addEventListener("click", toggleNote);
+    document.addEventListener("keydown", onKey);
+    window.addEventListener("online", wakeUp);
+    document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") wakeUp(); });
+    setInterval(refreshTimes, 30000);
+    setInterval(() => { if (S.token && document.visibilityState === "visible") loadAgents(); }, 60000);
+  }
+
+  function boot() {
+    wire();
+    $("view-" + S.view).classList.add("on");
+    applyStatic();
+    if (S.token) startApp();
+    else { renderAll(); showLogin(); }
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", boot);
+  else boot();
+})();
