@@ -177,3 +177,16 @@ func (r *Router) setStatus(ctx context.Context, actor session.Agent, id string, 
 	}
 	return nil
 }
+
+// UpdateTicket applies a patch to the conversation of ticket number and
+// returns the ticket.
+func (r *Router) UpdateTicket(ctx context.Context, a session.Agent, number string, p Patch) (tickets.Ticket, error) {
+	id, err := r.ticketConversation(ctx, number)
+	if err != nil {
+		return tickets.Ticket{}, err
+	}
+	if _, err := r.Update(ctx, a, id, p); err != nil {
+		return tickets.Ticket{}, err
+	}
+	return r.Ticket(ctx, number)
+}

@@ -211,3 +211,6 @@ func (d *Directory) byEmail(ctx context.Context, email string) (*record, error) 
 	}
 	return &r, nil
 }
+
+// IsHash reports whether s is already a bcrypt hash.
+func IsHash(s string) bool { return isBcrypt(s) }

@@ -79,6 +79,55 @@ func (h *Hub) QueuePublish(ctx context.Context, b *rdb.Batch, topic, typ string,
 	return b.Run(ctx, publishLua, []string{topic}, typ, data, h.opts.MaxLen, int64(h.opts.TTL/time.Second))
 }
 
+// publishOnceLua is publishLua guarded by a marker key, so a retried
+// publish of the same message (an outbox retry) appears once.
+//
+// KEYS[1] topic stream  KEYS[2] marker (same hash slot)
+// ARGV as publishLua, then ARGV[5] marker TTL seconds
+var publishOnceLua = rdb.NewScript(`
+local prev = redis.call('GET', KEYS[2])
+if prev then return prev end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 't', ARGV[1], 'd', ARGV[2])
+local ttl = tonumber(ARGV[4])
+if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
+redis.call('SET', KEYS[2], id, 'EX', ARGV[5])
+redis.call('PUBLISH', KEYS[1], id .. '\n' .. ARGV[1] .. '\n' .. ARGV[2])
+return id
+`)
+
+// PublishOnce is Publish for an event that must appear once however often
+// it is published: marker is a key in the topic's hash slot that remembers
+// the event for a day.
+func (h *Hub) PublishOnce(ctx context.Context, topic, marker, typ string, data []byte) (string, error) {
+	id, err := publishOnceLua.Run(ctx, h.rdb, []string{topic, marker}, typ, data, h.opts.MaxLen,
+		int64(h.opts.TTL/time.Second), int64(24*time.Hour/time.Second)).Text()
+	if err != nil {
+		return "", fmt.Errorf("fanout: publish %s: %w", typ, err)
+	}
+	return id, nil
+}
+
+// Read returns up to count events of topic after the id after ("" for
+// the oldest kept), for clients that poll.
+func (h *Hub) Read(ctx context.Context, topic, after string, count int64) ([]Event, error) {
+	start := "-"
+	if after != "" {
+		if !ValidID(after) {
+			return nil, fmt.Errorf("fanout: bad event id %q", after)
+		}
+		start = "(" + after
+	}
+	msgs, err := h.rdb.XRangeN(ctx, topic, start, "+", count).Result()
+	if err != nil {
+		return nil, fmt.Errorf("fanout: read %s: %w", topic, err)
+	}
+	out := make([]Event, len(msgs))
+	for i, m := range msgs {
+		out[i] = fromStream(m)
+	}
+	return out, nil
+}
+
 // Notify announces an ephemeral event on channel: live subscribers get it,
 // nothing is stored.
 func (h *Hub) Notify(ctx context.Context, channel, typ string, data []byte) error {

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"switchboard/config"
+	"switchboard/connectors"
+	"switchboard/connectors/all"
+	"switchboard/internal/rdb"
+	"switchboard/router"
+	"switchboard/server"
+	"switchboard/session"
+)
+
+// serve is the composition root: it builds every part, runs them, and
+// shuts them down in order when ctx ends.
+func serve(ctx context.Context, cfg *config.Config) error {
+	log := newLogger(cfg.LogLevel)
+	conn, err := rdb.Open(ctx, cfg.RedisURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if conn.Embedded {
+		log.Warn("NO REDIS URL: running on an embedded in-process Redis. NOTHING SURVIVES A RESTART. " +
+			"Set SWITCHBOARD_REDIS_URL (or redis_url) to a real Redis with AOF for anything but a demo.")
+	} else {
+		log.Info("connected to redis", "url", rdb.Redact(cfg.RedisURL), "cluster", conn.Cluster)
+	}
+
+	dir := session.NewDirectory(conn, cfg.RedisPrefix, log)
+	if err := dir.Seed(ctx, cfg.Agents); err != nil {
+		return fmt.Errorf("agents: %w", err)
+	}
+	presences := session.NewPresences(conn, cfg.RedisPrefix)
+	events := session.NewEvents(conn, cfg.RedisPrefix, log)
+
+	reg := connectors.NewRegistry()
+	all.Register(reg)
+	metrics := router.NewMetrics()
+	rt, err := router.New(router.Config{Prefix: cfg.RedisPrefix, Teams: cfg.Teams, Rules: cfg.RoutingRules,
+		SLA: cfg.SLAPolicies, Location: cfg.Location},
+		router.Deps{Redis: conn, Registry: reg, Directory: dir, Presences: presences, Events: events, Metrics: metrics, Log: log})
+	if err != nil {
+		return err
+	}
+	env := connectors.Env{In: rt, Redis: conn, Prefix: cfg.RedisPrefix, HTTP: &http.Client{Timeout: 10 * time.Second},
+		Log: log, PublicURL: cfg.PublicURL, Now: time.Now}
+	sections := map[connectors.Channel]func(any) error{}
+	for name := range cfg.Channels {
+		sections[connectors.Channel(name)] = cfg.Section(name)
+	}
+	if err := reg.Build(env, sections); err != nil {
+		return err
+	}
+
+	promReg := prometheus.NewRegistry()
+	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), rt.Collector())
+	if err := metrics.Register(promReg); err != nil {
+		return err
+	}
+	sockets := &session.Sockets{Events: events, Presences: presences, Log: log, LiveChannel: rt.LiveChannel}
+	srv := server.New(server.Options{Listen: cfg.Listen, PublicURL: cfg.PublicURL, BodyLimit: cfg.BodyLimit},
+		server.Deps{Router: rt, Auth: session.NewAuth(dir), Directory: dir, Presences: presences, Sockets: sockets,
+			Registry: reg, Redis: conn, Metrics: promReg, Log: log})
+
+	// Background work stops only after the server has finished the
+	// requests in flight, so nothing is left half-written.
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBG()
+	g, gctx := errgroup.WithContext(bg)
+	g.Go(func() error { return rt.Run(gctx) })
+	g.Go(func() error { return events.Run(gctx) })
+	for _, c := range reg.All() {
+		if r, ok := c.(connectors.Runner); ok {
+			g.Go(func() error { return r.Run(gctx) })
+		}
+	}
+	log.Info("switchboard is up", "listen", cfg.Listen, "inbox", cfg.PublicURL+"/", "agents", len(cfg.Agents))
+	if conn.Embedded {
+		demoBanner(cfg)
+	}
+	for name := range cfg.Channels {
+		log.Info("channel enabled", "channel", name)
+	}
+
+	serveErr := srv.Run(ctx)
+	log.Info("http server stopped; finishing background work")
+	stopBG()
+	if err := g.Wait(); err != nil && serveErr == nil {
+		serveErr = err
+	}
+	log.Info("switchboard stopped")
+	return serveErr
+}
+
+// demoBanner tells whoever ran `make run` where to go and how to log in.
+// It prints plain-text demo passwords from the config only, and only on the
+// embedded Redis, which is for demos.
+func demoBanner(cfg *config.Config) {
+	fmt.Fprintf(os.Stderr, "\n  Switchboard demo — nothing is kept after a restart\n  Inbox:   %s/\n", cfg.PublicURL)
+	for name := range cfg.Channels {
+		if name == string(connectors.WebChat) {
+			fmt.Fprintf(os.Stderr, "  Widget:  %s/webchat/<site>/demo (sites with demo: true)\n", cfg.PublicURL)
+		}
+	}
+	for _, a := range cfg.Agents {
+		if !session.IsHash(a.Password) {
+			fmt.Fprintf(os.Stderr, "  Login:   %s / %s  (%s)\n", a.Email, a.Password, a.Name)
+		}
+	}
+	fmt.Fprintln(os.Stderr)
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}

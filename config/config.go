@@ -1,0 +1,172 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"switchboard/router"
+	"switchboard/session"
+	"switchboard/tickets"
+)
+
+// Environment variables that override the file.
+const (
+	EnvConfig   = "SWITCHBOARD_CONFIG"
+	EnvRedisURL = "SWITCHBOARD_REDIS_URL"
+	EnvListen   = "SWITCHBOARD_LISTEN"
+)
+
+// Config is Switchboard's configuration file.
+type Config struct {
+	Listen string `yaml:"listen"`
+	// RedisURL is empty for the embedded, in-process Redis.
+	RedisURL string `yaml:"redis_url"`
+	// RedisPrefix starts every key; replicas sharing a Redis must agree.
+	RedisPrefix string `yaml:"redis_prefix"`
+	// PublicURL is the external base URL, used in links.
+	PublicURL string `yaml:"public_url"`
+	// DefaultRegion is the ISO country code for phone numbers without one.
+	DefaultRegion string `yaml:"default_region"`
+	// Timezone is where routing rules' hours are read.
+	Timezone string `yaml:"timezone"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `yaml:"log_level"`
+	// BodyLimit caps request bodies, in bytes.
+	BodyLimit    int                  `yaml:"body_limit"`
+	Teams        []session.Team       `yaml:"teams"`
+	Agents       []session.Agent      `yaml:"agents"`
+	Channels     map[string]yaml.Node `yaml:"channels"`
+	RoutingRules []router.Rule        `yaml:"routing_rules"`
+	SLAPolicies  []tickets.SLAPolicy  `yaml:"sla_policies"`
+
+	// Location is Timezone, loaded.
+	Location *time.Location `yaml:"-"`
+	// Path is the file the configuration came from, if any.
+	Path string `yaml:"-"`
+}
+
+// Default returns the configuration used when a key is not given.
+func Default() *Config {
+	return &Config{Listen: ":8080", RedisPrefix: "sb:", PublicURL: "http://localhost:8080",
+		DefaultRegion: "CN", Timezone: "Asia/Shanghai", LogLevel: "info", BodyLimit: 1 << 20}
+}
+
+// Load reads the file at path (or, when path is empty, the one named by
+// SWITCHBOARD_CONFIG; with neither, only defaults), then applies the
+// environment overrides and checks the result. Every error names the key.
+func Load(path string, getenv func(string) string) (*Config, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if path == "" {
+		path = getenv(EnvConfig)
+	}
+	c := Default()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		if err := DecodeBytes(data, c); err != nil {
+			return nil, fmt.Errorf("config %s:\n%w", path, err)
+		}
+		c.Path = path
+	}
+	if v := getenv(EnvRedisURL); v != "" {
+		c.RedisURL = v
+	}
+	if v := getenv(EnvListen); v != "" {
+		c.Listen = v
+	}
+	if err := c.check(); err != nil {
+		where := path
+		if where == "" {
+			where = "(defaults and environment)"
+		}
+		return nil, fmt.Errorf("config %s:\n%w", where, err)
+	}
+	return c, nil
+}
+
+// check validates what needs the whole file: references between sections,
+// uniqueness, and values with a format.
+func (c *Config) check() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen", "%q is not host:port (e.g. \":8080\")", c.Listen)
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("public_url", "%q is not an http(s) URL", c.PublicURL)
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if c.RedisPrefix == "" || strings.ContainsAny(c.RedisPrefix, "{} ") {
+		bad("redis_prefix", "%q must be non-empty, without braces or spaces", c.RedisPrefix)
+	}
+	if len(c.DefaultRegion) != 2 || strings.ToUpper(c.DefaultRegion) != c.DefaultRegion {
+		bad("default_region", "%q is not a two-letter country code like CN", c.DefaultRegion)
+	}
+	loc, err := time.LoadLocation(c.Timezone)
+	if err != nil {
+		bad("timezone", "%q is not a known time zone (e.g. Asia/Shanghai)", c.Timezone)
+	}
+	c.Location = loc
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level", "%q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	if c.BodyLimit < 4096 || c.BodyLimit > 64<<20 {
+		bad("body_limit", "%d is outside 4096–67108864 bytes", c.BodyLimit)
+	}
+	teams := map[string]bool{}
+	for i, t := range c.Teams {
+		switch {
+		case !session.ValidID(t.ID):
+			bad(fmt.Sprintf("teams[%d].id", i), "%q is not a valid id", t.ID)
+		case teams[t.ID]:
+			bad(fmt.Sprintf("teams[%d].id", i), "%q is used twice", t.ID)
+		}
+		teams[t.ID] = true
+	}
+	ids, emails := map[string]bool{}, map[string]bool{}
+	for i, a := range c.Agents {
+		at := fmt.Sprintf("agents[%d]", i)
+		if ids[a.ID] {
+			bad(at+".id", "%q is used twice", a.ID)
+		}
+		ids[a.ID] = true
+		e := strings.ToLower(a.Email)
+		if emails[e] {
+			bad(at+".email", "%q is used twice", a.Email)
+		}
+		emails[e] = true
+		for j, t := range a.Teams {
+			if !teams[t] {
+				bad(fmt.Sprintf("%s.teams[%d]", at, j), "unknown team %q", t)
+			}
+		}
+	}
+	if len(c.Agents) > 0 && len(c.Teams) == 0 {
+		bad("teams", "at least one team is needed when agents are configured")
+	}
+	if _, err := router.NewRules(c.RoutingRules, c.Teams, time.UTC); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Section returns a decoder for channels.<name>, for the connector factory.
+func (c *Config) Section(name string) func(v any) error {
+	node := c.Channels[name]
+	return func(v any) error { return Decode(&node, v, "channels."+name) }
+}

@@ -1,0 +1,35 @@
+package webchat
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"switchboard/connectors"
+)
+
+// Send puts an agent's reply on the visitor's thread, where every open tab
+// gets it live and a closed widget finds it when it comes back. A retried
+// send of the same message appears once.
+func (c *Connector) Send(ctx context.Context, m *connectors.Outbound) (connectors.Receipt, error) {
+	if m.To.Type != "visitor" || !visitorPattern.MatchString(m.To.Value) {
+		return connectors.Receipt{}, connectors.Permanent("bad_recipient", fmt.Errorf("webchat: %q is not a visitor", m.To.String()))
+	}
+	if c.sites[m.Account] == nil {
+		return connectors.Receipt{}, connectors.Permanent("unknown_site", fmt.Errorf("webchat: no site %q", m.Account))
+	}
+	if m.Kind != "" && m.Kind != connectors.KindText {
+		return connectors.Receipt{}, connectors.ErrUnsupported
+	}
+	at := m.Time
+	if at.IsZero() {
+		at = time.Now()
+	}
+	data, _ := json.Marshal(visitorEvent{MessageID: m.ID, Direction: "out", Text: m.Text, Author: m.Author, CreatedAt: at.UTC()})
+	id, err := c.hub.PublishOnce(ctx, c.topic(m.Account, m.To.Value), c.marker(m.Account, m.To.Value, m.ID), "message", data)
+	if err != nil {
+		return connectors.Receipt{}, connectors.Temporary("redis", err)
+	}
+	return connectors.Receipt{ExternalID: id}, nil
+}

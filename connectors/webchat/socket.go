@@ -1,0 +1,143 @@
+package webchat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"switchboard/connectors"
+	"switchboard/internal/fanout"
+)
+
+const (
+	socketReadTimeout = 90 * time.Second // the widget pings every 25 s
+	socketQueue       = 64
+)
+
+// clientFrame is what the widget sends over its socket.
+type clientFrame struct {
+	Type     string `json:"type"`
+	ClientID string `json:"client_id"`
+	Text     string `json:"text"`
+	Name     string `json:"name"`
+}
+
+// acceptSocket checks the site, the origin and the visitor before the
+// upgrade, so a refused socket gets a plain HTTP status.
+func (c *Connector) acceptSocket(_ context.Context, r *connectors.Request) (*connectors.Response, error) {
+	if _, err := c.site(r); err != nil {
+		return nil, err
+	}
+	if !visitorPattern.MatchString(r.Query.Get("visitor_id")) {
+		return nil, connectors.Refuse(http.StatusBadRequest, "visitor_id must be 16–64 characters of A–Z a–z 0–9 _ -")
+	}
+	if a := r.Query.Get("after"); a != "" && !fanout.ValidID(a) {
+		return nil, connectors.Refuse(http.StatusBadRequest, "after is not an event id")
+	}
+	return nil, nil
+}
+
+// socket serves one widget connection: the visitor's thread from `after`
+// on, live, and the visitor's messages in.
+func (c *Connector) socket(ctx context.Context, r *connectors.Request, conn connectors.Conn) error {
+	s := c.sites[r.Params["site"]]
+	visitor := r.Query.Get("visitor_id")
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sub, err := c.hub.Subscribe(ctx, c.topic(s.ID, visitor), r.Query.Get("after"))
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+
+	out := make(chan []byte, socketQueue)
+	send := func(v any) bool {
+		b, _ := json.Marshal(v)
+		select {
+		case out <- b:
+			return true
+		default:
+			cancel() // too slow: the widget reconnects and resumes
+			return false
+		}
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer conn.Close()
+	wg.Add(3)
+	go func() { defer wg.Done(); <-ctx.Done(); _ = conn.Close() }()
+	go func() { // the one writer
+		defer wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case b := <-out:
+				if err := conn.WriteMessage(connectors.TextMessage, b); err != nil {
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for {
+			ev, err := sub.Next(ctx)
+			if err != nil {
+				return
+			}
+			if ev.Type == fanout.Resync {
+				send(map[string]string{"type": fanout.Resync})
+				continue
+			}
+			if !send(eventOf(ev)) {
+				return
+			}
+		}
+	}()
+
+	for ctx.Err() == nil {
+		_ = conn.SetReadDeadline(time.Now().Add(socketReadTimeout))
+		_, data, err := conn.ReadMessage()
+		if err != nil {
+			break
+		}
+		var f clientFrame
+		if json.Unmarshal(data, &f) != nil {
+			send(errorFrame("", "bad_request", "frames are JSON objects"))
+			continue
+		}
+		switch f.Type {
+		case "ping":
+			send(map[string]string{"type": "pong"})
+		case "message":
+			acc, err := c.accept(ctx, s, postBody{VisitorID: visitor, Text: f.Text, ClientID: f.ClientID, Name: f.Name}, data)
+			if err != nil {
+				code, msg := "unavailable", "the message could not be stored; try again"
+				var ce *connectors.Error
+				if errors.As(err, &ce) && ce.Status > 0 && ce.Status < 500 {
+					code, msg = "bad_request", ce.Msg
+				} else {
+					c.env.Log.Error("webchat: ingest failed", "err", err)
+				}
+				send(errorFrame(f.ClientID, code, msg))
+				continue
+			}
+			send(map[string]string{"type": "ack", "client_id": f.ClientID, "message_id": acc.MessageID,
+				"conversation_id": acc.ConversationID})
+		}
+	}
+	return nil
+}
+
+func errorFrame(clientID, code, msg string) map[string]string {
+	f := map[string]string{"type": "error", "code": code, "message": msg}
+	if clientID != "" {
+		f["client_id"] = clientID
+	}
+	return f
+}

@@ -1,0 +1,150 @@
+package server
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+
+	"switchboard/router"
+)
+
+func (s *Server) listConversations(c *fiber.Ctx) error {
+	f := router.Filter{View: c.Query("view"), Status: c.Query("status"), Assignee: c.Query("assignee"),
+		Channel: c.Query("channel")}
+	var err error
+	if v := c.Query("limit"); v != "" {
+		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 || f.Limit > 200 {
+			return fmt.Errorf("%w: limit must be 1–200", errBadInput)
+		}
+	}
+	if v := c.Query("before"); v != "" {
+		if f.Before, err = strconv.ParseInt(v, 10, 64); err != nil || f.Before < 0 {
+			return fmt.Errorf("%w: before must be a cursor from next_before", errBadInput)
+		}
+	}
+	page, err := s.Router.Conversations(c.UserContext(), agentOf(c), f)
+	if err != nil {
+		return err
+	}
+	if page.Items == nil {
+		page.Items = []router.Conversation{}
+	}
+	return c.JSON(page)
+}
+
+func (s *Server) getConversation(c *fiber.Ctx) error {
+	conv, err := s.Router.Conversation(c.UserContext(), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(conv)
+}
+
+// patchBody is the body of PATCH on a conversation or ticket.
+type patchBody struct {
+	Status   *string `json:"status"`
+	Assignee *string `json:"assignee"`
+	Team     *string `json:"team"`
+	Priority *string `json:"priority"`
+}
+
+func (p patchBody) patch() router.Patch {
+	return router.Patch{Status: p.Status, Assignee: p.Assignee, Team: p.Team, Priority: p.Priority}
+}
+
+func (s *Server) patchConversation(c *fiber.Ctx) error {
+	var in patchBody
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	conv, err := s.Router.Update(c.UserContext(), agentOf(c), c.Params("id"), in.patch())
+	if err != nil {
+		return err
+	}
+	return c.JSON(conv)
+}
+
+func (s *Server) listMessages(c *fiber.Ctx) error {
+	limit := 0
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			return fmt.Errorf("%w: limit must be 1–500", errBadInput)
+		}
+		limit = n
+	}
+	msgs, err := s.Router.Messages(c.UserContext(), c.Params("id"), c.Query("after"), c.Query("before"), limit)
+	if err != nil {
+		return err
+	}
+	if msgs == nil {
+		msgs = []router.Message{}
+	}
+	return c.JSON(fiber.Map{"items": msgs})
+}
+
+func (s *Server) postMessage(c *fiber.Ctx) error {
+	var in struct {
+		Text           string `json:"text"`
+		Internal       bool   `json:"internal"`
+		IdempotencyKey string `json:"idempotency_key"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	if in.IdempotencyKey == "" {
+		in.IdempotencyKey = c.Get("Idempotency-Key")
+	}
+	msg, err := s.Router.Reply(c.UserContext(), agentOf(c), c.Params("id"),
+		router.ReplyInput{Text: in.Text, Internal: in.Internal, IdempotencyKey: in.IdempotencyKey})
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusAccepted).JSON(msg)
+}
+
+func (s *Server) getTicket(c *fiber.Ctx) error {
+	t, err := s.Router.Ticket(c.UserContext(), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(t)
+}
+
+func (s *Server) patchTicket(c *fiber.Ctx) error {
+	var in patchBody
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	t, err := s.Router.UpdateTicket(c.UserContext(), agentOf(c), c.Params("id"), in.patch())
+	if err != nil {
+		return err
+	}
+	return c.JSON(t)
+}
+
+func (s *Server) getCustomer(c *fiber.Ctx) error {
+	cust, err := s.Router.Customer(c.UserContext(), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(cust)
+}
+
+func (s *Server) patchCustomer(c *fiber.Ctx) error {
+	var in struct {
+		Name   *string `json:"name"`
+		Level  *string `json:"level"`
+		Region *string `json:"region"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	cust, err := s.Router.UpdateCustomer(c.UserContext(), c.Params("id"),
+		router.CustomerPatch{Name: in.Name, Level: in.Level, Region: in.Region})
+	if err != nil {
+		return err
+	}
+	return c.JSON(cust)
+}

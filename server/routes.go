@@ -1,0 +1,71 @@
+package server
+
+import (
+	"github.com/gofiber/contrib/websocket"
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"switchboard/connectors"
+)
+
+// routes is the whole URL table.
+func (s *Server) routes() {
+	a := s.app
+	a.Use(s.recoverPanics)
+	a.Get("/healthz", s.healthz)
+	a.Get("/readyz", s.readyz)
+	if s.Metrics != nil {
+		a.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.Metrics, promhttp.HandlerOpts{})))
+	}
+
+	for _, c := range s.Registry.All() {
+		if h, ok := c.(connectors.HTTP); ok {
+			for _, e := range h.Endpoints() {
+				s.mount(e)
+			}
+		}
+	}
+
+	api := a.Group("/api/v1")
+	api.Post("/auth/login", s.login)
+	api.Get("/inbox/ws", s.agentSocketAuth, websocket.New(s.agentSocket, s.wsConfig()))
+	auth := api.Group("", s.authenticate)
+	auth.Post("/auth/logout", s.logout)
+	auth.Get("/me", s.me)
+	auth.Put("/me/presence", s.setPresence)
+	auth.Get("/agents", s.listAgents)
+	auth.Post("/agents", s.createAgent)
+	auth.Get("/teams", s.listTeams)
+	auth.Get("/conversations", s.listConversations)
+	auth.Get("/conversations/:id", s.getConversation)
+	auth.Patch("/conversations/:id", s.patchConversation)
+	auth.Get("/conversations/:id/messages", s.listMessages)
+	auth.Post("/conversations/:id/messages", s.postMessage)
+	auth.Get("/tickets/:id", s.getTicket)
+	auth.Patch("/tickets/:id", s.patchTicket)
+	auth.Get("/customers/:id", s.getCustomer)
+	auth.Patch("/customers/:id", s.patchCustomer)
+	api.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
+
+	s.inboxRoutes()
+}
+
+func (s *Server) recoverPanics(c *fiber.Ctx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("handler panicked", "path", c.Path(), "panic", r)
+			err = fiber.ErrInternalServerError
+		}
+	}()
+	return c.Next()
+}
+
+func (s *Server) healthz(c *fiber.Ctx) error { return c.SendString("ok") }
+
+func (s *Server) readyz(c *fiber.Ctx) error {
+	if err := s.Redis.Ping(c.UserContext()).Err(); err != nil {
+		return c.Status(fiber.StatusServiceUnavailable).SendString("redis unreachable")
+	}
+	return c.SendString("ready")
+}

@@ -1,0 +1,111 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"switchboard/connectors"
+	"switchboard/router"
+	"switchboard/session"
+)
+
+// Options configures the server.
+type Options struct {
+	Listen    string
+	PublicURL string
+	BodyLimit int
+	// HandlerTimeout bounds one request's work (WeChat gives up at 5 s).
+	HandlerTimeout time.Duration
+	// ShutdownTimeout bounds the wait for requests in flight at shutdown.
+	ShutdownTimeout time.Duration
+}
+
+// Deps are what the handlers use.
+type Deps struct {
+	Router    *router.Router
+	Auth      *session.Auth
+	Directory *session.Directory
+	Presences *session.Presences
+	Sockets   *session.Sockets
+	Registry  *connectors.Registry
+	Redis     redis.UniversalClient
+	Metrics   *prometheus.Registry
+	Log       *slog.Logger
+}
+
+// Server is the HTTP server.
+type Server struct {
+	app  *fiber.App
+	opts Options
+	Deps
+	log  *slog.Logger
+	base context.Context // cancelled at shutdown: ends sockets
+	stop context.CancelFunc
+}
+
+// New builds the server and its routes.
+func New(opts Options, d Deps) *Server {
+	if opts.BodyLimit <= 0 {
+		opts.BodyLimit = 1 << 20
+	}
+	if opts.HandlerTimeout <= 0 {
+		opts.HandlerTimeout = 4 * time.Second
+	}
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = 20 * time.Second
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	base, stop := context.WithCancel(context.Background())
+	s := &Server{opts: opts, Deps: d, log: d.Log, base: base, stop: stop}
+	s.app = fiber.New(fiber.Config{
+		BodyLimit:             opts.BodyLimit,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           2 * time.Minute,
+		DisableStartupMessage: true,
+		ErrorHandler:          errorHandler(d.Log),
+		AppName:               "switchboard",
+	})
+	s.routes()
+	return s
+}
+
+// App exposes the Fiber app, for tests.
+func (s *Server) App() *fiber.App { return s.app }
+
+// Run serves on the configured address until ctx ends, then stops
+// accepting, lets requests in flight finish, and closes sockets.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.opts.Listen)
+	if err != nil {
+		return fmt.Errorf("server: listen %s: %w", s.opts.Listen, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve is Run on a listener of the caller's.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.app.Listener(ln) }()
+	select {
+	case err := <-errc:
+		s.stop()
+		return err
+	case <-ctx.Done():
+	}
+	s.stop() // sockets end; their clients resume on another replica
+	if err := s.app.ShutdownWithTimeout(s.opts.ShutdownTimeout); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("server: shutdown: %w", err)
+	}
+	return nil
+}
