@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ceiling writes what a gateway ingest writes, as one raw pipeline per
+// message from o.senders goroutines, for o.duration.
+func ceiling(ctx context.Context, c *redis.Client, o options) (result, error) {
+	var seq atomic.Int64
+	payload := `{"conversation_id":"c","message":{"id":"m","direction":"in","kind":"text","text":"你好，我的订单还没有到，请帮我查一下"}}`
+	one := func(ctx context.Context) error {
+		n := seq.Add(1)
+		v := n % int64(o.visitors)
+		conv := "bench:{c:" + strconv.FormatInt(v, 10) + "}"
+		now := time.Now().UnixMilli()
+		p := c.Pipeline()
+		p.SetArgs(ctx, "bench:{i:"+strconv.FormatInt(v, 10)+"}:seen:"+strconv.FormatInt(n, 10), conv, redis.SetArgs{Mode: "NX", TTL: time.Hour})
+		p.XAdd(ctx, &redis.XAddArgs{Stream: conv + ":msgs", Values: []any{"id", n, "dir", "in", "kind", "text", "text", payload, "at", now}})
+		p.HSet(ctx, conv, "last_message_at", now, "last_in_at", now, "preview", "你好，我的订单还没有到")
+		p.HIncrBy(ctx, conv, "msg_count", 1)
+		p.ZAdd(ctx, "bench:{x}:all", redis.Z{Score: float64(now), Member: conv})
+		p.ZAdd(ctx, "bench:{x}:agent", redis.Z{Score: float64(now), Member: conv})
+		p.XAdd(ctx, &redis.XAddArgs{Stream: "bench:{a:" + strconv.FormatInt(v%int64(o.agents), 10) + "}:events",
+			MaxLen: 1000, Approx: true, Values: []any{"t", "message.new", "d", payload}})
+		p.Publish(ctx, "bench:{a:"+strconv.FormatInt(v%int64(o.agents), 10)+"}:events", payload)
+		p.Publish(ctx, conv+":live", payload)
+		_, err := p.Exec(ctx)
+		return err
+	}
+	return drive(ctx, "ceiling", c, o, func(ctx context.Context, _ int) (time.Duration, error) {
+		t := time.Now()
+		err := one(ctx)
+		return time.Since(t), err
+	}, hooks{})
+}
+
+// hooks let a run follow the measured window.
+type hooks struct {
+	start, end func(time.Time)
+	finish     func(*result)
+}
+
+// drive runs send from o.senders goroutines: o.warmup unmeasured, then
+// o.duration measured; the hooks run at the window's edges and after it.
+func drive(ctx context.Context, kind string, c *redis.Client, o options,
+	send func(ctx context.Context, worker int) (time.Duration, error), h hooks) (result, error) {
+	res := result{kind: kind}
+	var mu sync.Mutex
+	var measuring, stop atomic.Bool
+	var wg sync.WaitGroup
+	for w := 0; w < o.senders; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			var acks []time.Duration
+			n, errs := 0, 0
+			for !stop.Load() {
+				m := measuring.Load()
+				d, err := send(ctx, w)
+				if !m || !measuring.Load() {
+					continue
+				}
+				if err != nil {
+					errs++
+					continue
+				}
+				n++
+				acks = append(acks, d)
+			}
+			mu.Lock()
+			res.msgs += n
+			res.errors += errs
+			res.ack = append(res.ack, acks...)
+			mu.Unlock()
+		}(w)
+	}
+	time.Sleep(o.warmup)
+	r0, c0, err := counters(ctx, c)
+	if err != nil {
+		return res, err
+	}
+	start := time.Now()
+	if h.start != nil {
+		h.start(start)
+	}
+	measuring.Store(true)
+	time.Sleep(o.duration)
+	measuring.Store(false)
+	end := time.Now()
+	if h.end != nil {
+		h.end(end)
+	}
+	r1, c1, err := counters(ctx, c)
+	stop.Store(true)
+	wg.Wait()
+	if err != nil {
+		return res, err
+	}
+	res.elapsed, res.reads, res.commands = end.Sub(start), r1-r0, c1-c0
+	if h.finish != nil {
+		h.finish(&res)
+	}
+	if res.msgs == 0 {
+		return res, fmt.Errorf("%s: no message got through (%d errors)", kind, res.errors)
+	}
+	return res, nil
+}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+func run(ctx context.Context, o options) (string, error) {
+	opts, err := redis.ParseURL(o.redis)
+	if err != nil {
+		return "", err
+	}
+	opts.PoolSize = o.senders * 2
+	c := redis.NewClient(opts)
+	defer c.Close()
+	if err := c.FlushDB(ctx).Err(); err != nil {
+		return "", fmt.Errorf("flush scratch redis: %w", err)
+	}
+	g, err := startGateway(ctx, o)
+	if err != nil {
+		return "", err
+	}
+	defer g.stop()
+	if err := g.connectAgents(ctx); err != nil {
+		return "", err
+	}
+	if err := g.assignAll(ctx, c); err != nil {
+		return "", err
+	}
+	var ceilings, gateways []result
+	for i := 0; i < o.pairs; i++ {
+		r, err := ceiling(ctx, c, o)
+		if err != nil {
+			return "", err
+		}
+		ceilings = append(ceilings, r)
+		logf("ceiling  %d: %8.0f msgs/s", i+1, r.rate())
+		r, err = g.measure(ctx, c)
+		if err != nil {
+			return "", err
+		}
+		gateways = append(gateways, r)
+		logf("gateway  %d: %8.0f msgs/s delivered (%d acked, %d errors)", i+1, r.rate(), r.msgs, r.errors)
+	}
+	return report(o, ceilings, gateways), nil
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(stderr, time.Now().Format("15:04:05 ")+format+"\n", args...)
+}
+
+func report(o options, ceilings, gateways []result) string {
+	var b strings.Builder
+	rates := func(rs []result) []float64 {
+		out := make([]float64, len(rs))
+		for i, r := range rs {
+			out[i] = r.rate()
+		}
+		return out
+	}
+	ratios := make([]float64, len(gateways))
+	for i := range gateways {
+		ratios[i] = gateways[i].rate() / ceilings[i].rate()
+	}
+	line := func(name string, xs []float64, f string) {
+		m, lo, hi := median(xs)
+		fmt.Fprintf(&b, "| %s | "+f+" | "+f+" – "+f+" |\n", name, m, lo, hi)
+	}
+	fmt.Fprintf(&b, "Run on %s, %d CPUs, Go %s; %d pairs (ceiling, gateway interleaved), %s measured per run after %s warm-up; "+
+		"%d concurrent senders, %d customers, %d agents with sockets. Redis without persistence (scratch).\n\n",
+		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.Version(), o.pairs, o.duration, o.warmup, o.senders, o.visitors, o.agents)
+	b.WriteString("| measure | median | range |\n|---|---|---|\n")
+	line("ceiling: raw pipeline msgs/s", rates(ceilings), "%.0f")
+	line("gateway: msgs/s delivered to agent sockets", rates(gateways), "%.0f")
+	line("**ratio gateway / ceiling**", ratios, "%.2f")
+	per := func(rs []result, f func(result) float64) []float64 {
+		out := make([]float64, len(rs))
+		for i, r := range rs {
+			out[i] = f(r)
+		}
+		return out
+	}
+	line("gateway: Redis round trips per message", per(gateways, func(r result) float64 { return r.perMsg(r.reads) }), "%.2f")
+	line("gateway: Redis commands per message", per(gateways, func(r result) float64 { return r.perMsg(r.commands) }), "%.2f")
+	line("ceiling: Redis round trips per message", per(ceilings, func(r result) float64 { return r.perMsg(r.reads) }), "%.2f")
+	line("gateway: ack (HTTP 202) p50 ms", per(gateways, func(r result) float64 { return msf(pct(r.ack, .5)) }), "%.2f")
+	line("gateway: ack p99 ms", per(gateways, func(r result) float64 { return msf(pct(r.ack, .99)) }), "%.2f")
+	line("gateway: end-to-end (POST → agent socket) p50 ms", per(gateways, func(r result) float64 { return msf(pct(r.e2e, .5)) }), "%.2f")
+	line("gateway: end-to-end p99 ms", per(gateways, func(r result) float64 { return msf(pct(r.e2e, .99)) }), "%.2f")
+	line("ceiling: pipeline p50 ms", per(ceilings, func(r result) float64 { return msf(pct(r.ack, .5)) }), "%.2f")
+	line("ceiling: pipeline p99 ms", per(ceilings, func(r result) float64 { return msf(pct(r.ack, .99)) }), "%.2f")
+	errs := 0
+	for _, r := range gateways {
+		errs += r.errors
+	}
+	fmt.Fprintf(&b, "\nGateway send errors during measured windows: %d.\n", errs)
+	return b.String()
+}
+
+func msf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
