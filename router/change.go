@@ -47,7 +47,7 @@ func (r *Router) apply(ctx context.Context, id, actor string, allowed []tickets.
 	b := rdb.NewBatch(r.rdb)
 	res := b.Run(ctx, setFieldsLua, []string{r.k.conv(id), r.k.convHistory(id), r.k.convMessages(id)}, args...)
 	all := b.Pipe().HGetAll(ctx, r.k.conv(id))
-	if err := b.Exec(ctx); err != nil {
+	if err := r.commit.Exec(ctx, b); err != nil {
 		return change{}, fmt.Errorf("router: change conversation: %w", err)
 	}
 	v, _ := res.Slice()
@@ -100,7 +100,7 @@ func (r *Router) reindex(ctx context.Context, c change) {
 	if c.did("assignee") && conv.Assignee != "" {
 		r.events.QueueToAgent(ctx, b, conv.Assignee, session.EventConversationAssigned, data)
 	}
-	if err := b.Exec(ctx); err != nil {
+	if err := r.commit.Exec(ctx, b); err != nil {
 		r.log.Warn("router: reindex", "conversation", conv.ID, "err", err)
 	}
 }

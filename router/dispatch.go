@@ -78,6 +78,9 @@ func (r *Router) route(ctx context.Context, id, kind string, v map[string]any) e
 		if err := r.openTicket(ctx, &conv, route); err != nil {
 			return err
 		}
+	} else if err := r.rdb.SetNX(ctx, r.k.ticketNumber(conv.TicketID), conv.ID, 0).Err(); err != nil {
+		// A dispatch that died after numbering left the index unwritten.
+		return fmt.Errorf("router: index ticket: %w", err)
 	}
 
 	// Prefer the agent who had this conversation (a reopen) or this
@@ -131,8 +134,14 @@ func (r *Router) route(ctx context.Context, id, kind string, v map[string]any) e
 	} else {
 		r.metrics.dispatched.WithLabelValues("queued").Inc()
 	}
-	if _, err := r.apply(ctx, id, "system", nil, fields...); err != nil {
+	c, err := r.apply(ctx, id, "system", nil, fields...)
+	if err != nil {
 		return err
+	}
+	if len(c.changed) == 0 {
+		// Queued with nothing new on the conversation (its ticket already
+		// carries team and priority): still tell the inbox it waits.
+		r.reindex(ctx, c)
 	}
 	if agent != "" {
 		return r.rdb.HSet(ctx, r.k.customer(conv.CustomerID), "last_agent", agent).Err()
@@ -297,7 +306,7 @@ func (r *Router) repairTick(ctx context.Context) error {
 	b := rdb.NewBatch(r.rdb)
 	owners := b.Pipe().HMGet(ctx, r.k.owner(), ids...)
 	metas := b.Pipe().HMGet(ctx, r.k.queueMeta(), ids...)
-	if err := b.Exec(ctx); err != nil {
+	if err := r.commit.Exec(ctx, b); err != nil {
 		return err
 	}
 	cutoff := r.now().Add(-10 * time.Second)

@@ -96,6 +96,7 @@ func (w *world) replica() (*Router, *session.Presences, *session.Events) {
 	if err != nil {
 		w.t.Fatal(err)
 	}
+	w.t.Cleanup(r.Close)
 	return r, pres, ev
 }
 

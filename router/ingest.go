@@ -25,8 +25,10 @@ const (
 
 // Ingest stores an inbound message: deduplicated, attached to its
 // customer and conversation, queued for dispatch when the conversation is
-// new. It returns once Redis holds the message (two round trips), then
-// tells the agents (one more, after the message is safe).
+// new. It returns once Redis holds the message: two round trips, and a
+// third for a new or reopened conversation. Telling the agent about a
+// message in an ongoing conversation is handed to the group commit and
+// does not hold up the return.
 func (r *Router) Ingest(ctx context.Context, m *connectors.Message) (connectors.Accepted, error) {
 	if err := validInbound(m); err != nil {
 		return connectors.Accepted{}, err
@@ -43,22 +45,24 @@ func (r *Router) Ingest(ctx context.Context, m *connectors.Message) (connectors.
 	stale := ""
 	for attempt := 0; attempt < 3; attempt++ {
 		// Round trip 1, on the identity's slot.
-		res, err := ingestIdentityLua.Run(ctx, r.rdb, []string{r.k.identityCustomer(tag), openKey, seenKey},
-			newID(), newID(), newID(), int64(seenTTL/time.Second), dedup, stale).Slice()
+		b := rdb.NewBatch(r.rdb)
+		cmd := b.Run(ctx, ingestIdentityLua, []string{r.k.identityCustomer(tag), openKey, seenKey},
+			newID(), newID(), newID(), int64(seenTTL/time.Second), dedup, stale)
+		if err := r.commit.Exec(ctx, b); err != nil {
+			return connectors.Accepted{}, fmt.Errorf("router: ingest identity: %w", err)
+		}
+		res, err := cmd.Slice()
 		if err != nil {
 			return connectors.Accepted{}, fmt.Errorf("router: ingest identity: %w", err)
 		}
-		dup := res[0].(int64) == 1
 		parts := strings.Split(res[1].(string), "|")
 		if len(parts) != 4 || len(parts[3]) != 2 {
 			return connectors.Accepted{}, fmt.Errorf("router: ingest identity: bad record %q", res[1])
 		}
 		cust, conv, msg := parts[0], parts[1], parts[2]
-		newCust, newConv := parts[3][0] == '1', parts[3][1] == '1'
 
-		// Round trip 2: the conversation's slot, plus the customer, index
-		// and dispatch writes of a new conversation, pipelined.
-		out, err := r.appendInbound(ctx, m, now, tag, cust, conv, msg, newCust, newConv)
+		// Round trip 2, on the conversation's slot.
+		out, err := r.appendInbound(ctx, m, now, tag, cust, conv, msg)
 		if err != nil {
 			return connectors.Accepted{}, err
 		}
@@ -66,14 +70,31 @@ func (r *Router) Ingest(ctx context.Context, m *connectors.Message) (connectors.
 			stale = conv
 			continue
 		}
-		acc := connectors.Accepted{MessageID: msg, ConversationID: conv, CustomerID: cust, Duplicate: dup || out.code == 0}
+		// A repeat whose first attempt died between the two round trips
+		// is appended now: only an append that found the message is a
+		// duplicate.
+		acc := connectors.Accepted{MessageID: msg, ConversationID: conv, CustomerID: cust, Duplicate: out.code == 0}
 		if acc.Duplicate {
 			r.metrics.duplicates.WithLabelValues(string(m.Channel)).Inc()
 			return acc, nil
 		}
 		r.metrics.ingested.WithLabelValues(string(m.Channel)).Inc()
-		if !out.created {
-			r.announceInbound(ctx, m, now, conv, msg, out)
+		switch {
+		case out.created:
+			// Round trip 3, only for a new conversation, and only once it
+			// exists: customer, lists, dispatch.
+			if err := r.openConversation(ctx, m, now, cust, conv); err != nil {
+				return connectors.Accepted{}, err
+			}
+		case out.reopened:
+			if err := r.commit.Exec(ctx, r.announceInbound(ctx, m, now, conv, msg, out)); err != nil {
+				return connectors.Accepted{}, fmt.Errorf("router: reopen: %w", err)
+			}
+		default:
+			// Stored; telling the agent need not hold up the channel's ack.
+			r.commit.Go(r.announceInbound(ctx, m, now, conv, msg, out), func(err error) {
+				r.log.Warn("router: announce message", "conversation", conv, "err", err)
+			})
 		}
 		return acc, nil
 	}
@@ -87,7 +108,7 @@ type appended struct {
 	team              string
 }
 
-func (r *Router) appendInbound(ctx context.Context, m *connectors.Message, now time.Time, tag, cust, conv, msg string, newCust, newConv bool) (appended, error) {
+func (r *Router) appendInbound(ctx context.Context, m *connectors.Message, now time.Time, tag, cust, conv, msg string) (appended, error) {
 	ts := ms(now)
 	name := displayName(m.From)
 	var att, fields string
@@ -103,36 +124,13 @@ func (r *Router) appendInbound(ctx context.Context, m *connectors.Message, now t
 		ID: msg, ConversationID: conv, Direction: In, Kind: m.Kind, Text: m.Text, CreatedAt: now.UTC(),
 		ExternalID: m.ExternalID, Attachments: m.Attachments, Fields: m.Fields,
 	}})
-	dedupMember := ""
-	if m.ExternalID != "" {
-		dedupMember = m.ExternalID
-	}
 	b := rdb.NewBatch(r.rdb)
 	cmd := b.Run(ctx, appendInboundLua,
 		[]string{r.k.conv(conv), r.k.convMessages(conv), r.k.convExternal(conv), r.k.convHistory(conv), r.k.convLive(conv)},
-		msg, dedupMember, ts, cust, string(m.Channel), m.Account, m.From.String(), tag, name,
+		msg, m.ExternalID, ts, cust, string(m.Channel), m.Account, m.From.String(), tag, name,
 		preview(m.Text), string(m.Kind), m.Text, att, fields, string(m.Raw), m.ExternalID,
 		fanout.Encode("", "message.new", live))
-	p := b.Pipe()
-	if newCust {
-		ck := r.k.customer(cust)
-		p.HSetNX(ctx, ck, "id", cust)
-		p.HSetNX(ctx, ck, "name", name)
-		p.HSetNX(ctx, ck, "created_at", ts)
-	}
-	if newConv {
-		p.SAdd(ctx, r.k.customerIdentities(cust), string(m.Channel)+"|"+m.Account+"|"+m.From.Type+"|"+m.From.Value)
-		p.ZAddNX(ctx, r.k.customerConversations(cust), redis.Z{Score: float64(ts), Member: conv})
-		z := redis.Z{Score: float64(ts), Member: conv}
-		p.ZAddNX(ctx, r.k.indexAll(), z)
-		p.ZAddNX(ctx, r.k.indexUnassigned(), z)
-		p.ZAddNX(ctx, r.k.indexStatus("new"), z)
-		p.XAdd(ctx, &redis.XAddArgs{Stream: r.k.dispatch(), MaxLen: 100000, Approx: true, Values: []any{
-			"conv", conv, "kind", "new", "customer", cust, "text", truncate(m.Text, 2000), "asset", m.Fields["asset"],
-			"at", ts,
-		}})
-	}
-	if err := b.Exec(ctx); err != nil {
+	if err := r.commit.Exec(ctx, b); err != nil {
 		return appended{}, fmt.Errorf("router: append: %w", err)
 	}
 	v, err := cmd.Slice()
@@ -145,10 +143,36 @@ func (r *Router) appendInbound(ctx context.Context, m *connectors.Message, now t
 	}, nil
 }
 
-// announceInbound updates the list indexes and tells agents about a
-// message in an existing conversation: its agent, or everyone while it
-// waits. A reopened conversation goes back to dispatch.
-func (r *Router) announceInbound(ctx context.Context, m *connectors.Message, now time.Time, conv, msg string, out appended) {
+// openConversation records a new conversation with its customer and in
+// the lists, and queues it for dispatch. Every write is idempotent, so a
+// replay is harmless.
+func (r *Router) openConversation(ctx context.Context, m *connectors.Message, now time.Time, cust, conv string) error {
+	ts := ms(now)
+	b := rdb.NewBatch(r.rdb)
+	p := b.Pipe()
+	ck := r.k.customer(cust)
+	p.HSetNX(ctx, ck, "id", cust)
+	p.HSetNX(ctx, ck, "name", displayName(m.From))
+	p.HSetNX(ctx, ck, "created_at", ts)
+	p.SAdd(ctx, r.k.customerIdentities(cust), string(m.Channel)+"|"+m.Account+"|"+m.From.Type+"|"+m.From.Value)
+	z := redis.Z{Score: float64(ts), Member: conv}
+	p.ZAddNX(ctx, r.k.customerConversations(cust), z)
+	p.ZAddNX(ctx, r.k.indexAll(), z)
+	p.ZAddNX(ctx, r.k.indexUnassigned(), z)
+	p.ZAddNX(ctx, r.k.indexStatus("new"), z)
+	p.XAdd(ctx, &redis.XAddArgs{Stream: r.k.dispatch(), MaxLen: 100000, Approx: true, Values: []any{
+		"conv", conv, "kind", "new", "customer", cust, "text", truncate(m.Text, 2000), "asset", m.Fields["asset"], "at", ts,
+	}})
+	if err := r.commit.Exec(ctx, b); err != nil {
+		return fmt.Errorf("router: open conversation: %w", err)
+	}
+	return nil
+}
+
+// announceInbound builds the batch that updates the list indexes and tells
+// agents about a message in an existing conversation: its agent, or
+// everyone while it waits. A reopened conversation goes back to dispatch.
+func (r *Router) announceInbound(ctx context.Context, m *connectors.Message, now time.Time, conv, msg string, out appended) *rdb.Batch {
 	ts := float64(ms(now))
 	data, _ := json.Marshal(map[string]any{
 		"conversation_id": conv,
@@ -176,11 +200,7 @@ func (r *Router) announceInbound(ctx context.Context, m *connectors.Message, now
 		p.ZAddXX(ctx, r.k.indexUnassigned(), z)
 		r.events.QueueToInbox(ctx, b, session.EventMessageNew, data)
 	}
-	if err := b.Exec(ctx); err != nil {
-		// The message is stored; lists catch up on the next change and
-		// the repair tick re-dispatches. Log and go on.
-		r.log.Warn("router: announce message", "conversation", conv, "err", err)
-	}
+	return b
 }
 
 func validInbound(m *connectors.Message) error {

@@ -113,7 +113,7 @@ func (r *Router) finishSend(ctx context.Context, it outItem, rcpt *connectors.Re
 	if it.Author != "" {
 		r.events.QueueToAgent(ctx, b, it.Author, session.EventMessageDelivery, data)
 	}
-	if err := b.Exec(ctx); err != nil {
+	if err := r.commit.Exec(ctx, b); err != nil {
 		return fmt.Errorf("router: record delivery: %w", err)
 	}
 	_ = r.events.Notify(ctx, r.k.convLive(it.Conv), session.EventMessageDelivery, data)

@@ -75,14 +75,15 @@ func (r *Router) Reply(ctx context.Context, a session.Agent, id string, in Reply
 		[]string{r.k.conv(id), r.k.convMessages(id), r.k.convDelivery(id), idemKey, r.k.convLive(id), r.k.convHistory(id)},
 		msg.ID, string(dir), text, a.ID, a.Name, ms(now), ttl, preview(text), fanout.Encode("", "message.new", live))
 	if dir == Out {
-		// Queued with the message, in the same round trip: a crash between
-		// the two fails the request, and its retry (same key) queues again;
+		// Queued with the message, in the same round trip. A crash between
+		// the two fails the request; its retry (same key) finds the message
+		// still queued and queues it again under its own id (see case 0);
 		// the consumer sends a message once whatever the number of entries.
 		item, _ := json.Marshal(outItem{Conv: id, Msg: msg.ID, Channel: conv.Channel, Account: conv.Account,
 			To: conv.identity, Kind: "text", Text: text, Author: a.ID, AuthorName: a.Name, At: ms(now)})
 		b.Pipe().XAdd(ctx, &redis.XAddArgs{Stream: r.k.outbox(), MaxLen: 100000, Approx: true, Values: []any{"m", string(item)}})
 	}
-	if err := b.Exec(ctx); err != nil {
+	if err := r.commit.Exec(ctx, b); err != nil {
 		return Message{}, fmt.Errorf("router: reply: %w", err)
 	}
 	v, _ := res.Slice()
@@ -92,7 +93,21 @@ func (r *Router) Reply(ctx context.Context, a session.Agent, id string, in Reply
 	case -2:
 		return Message{}, fmt.Errorf("%w: the conversation is closed", ErrConflict)
 	case 0: // a repeated request: answer with the first message
-		return r.message(ctx, id, v[1].(string), msg)
+		prev := v[1].(string)
+		if dir == Out {
+			// If the first request died before its outbox entry was
+			// written, the message is still queued: queue it again under
+			// its own id (sending it twice is prevented by claim_send).
+			if st, _ := r.rdb.HGet(ctx, r.k.convDelivery(id), prev).Result(); st == "queued" {
+				item, _ := json.Marshal(outItem{Conv: id, Msg: prev, Channel: conv.Channel, Account: conv.Account,
+					To: conv.identity, Kind: "text", Text: text, Author: a.ID, AuthorName: a.Name, At: ms(now)})
+				if err := r.rdb.XAdd(ctx, &redis.XAddArgs{Stream: r.k.outbox(), MaxLen: 100000, Approx: true,
+					Values: []any{"m", string(item)}}).Err(); err != nil {
+					return Message{}, fmt.Errorf("router: requeue reply: %w", err)
+				}
+			}
+		}
+		return r.message(ctx, id, prev, msg)
 	}
 	msg.Cursor = v[2].(string)
 	r.announceOutbound(ctx, conv, msg)
@@ -116,7 +131,7 @@ func (r *Router) announceOutbound(ctx context.Context, conv Conversation, msg Me
 	} else {
 		r.events.QueueToInbox(ctx, b, session.EventMessageNew, data)
 	}
-	if err := b.Exec(ctx); err != nil {
+	if err := r.commit.Exec(ctx, b); err != nil {
 		r.log.Warn("router: announce reply", "conversation", conv.ID, "err", err)
 	}
 	if msg.Direction == Out && conv.Status == tickets.New {

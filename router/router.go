@@ -55,6 +55,7 @@ type Router struct {
 	log       *slog.Logger
 	now       func() time.Time
 	consumer  string
+	commit    *rdb.Committer
 }
 
 // Deps are the router's collaborators.
@@ -94,12 +95,17 @@ func New(cfg Config, d Deps) (*Router, error) {
 		reg: d.Registry, dir: d.Directory, presences: d.Presences, events: d.Events,
 		metrics: d.Metrics, log: d.Log, now: time.Now,
 		consumer: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(rnd[:])),
+		commit:   rdb.NewCommitter(d.Redis, 4),
 	}
 	if d.Presences != nil {
 		d.Presences.OnAvailable = r.agentAvailable
 	}
 	return r, nil
 }
+
+// Close stops the router's group commit; call it after the HTTP server
+// and Run have finished.
+func (r *Router) Close() { r.commit.Close() }
 
 // Run runs the router's background work until ctx ends: the dispatch and
 // outbox consumers and the periodic queue, retry and repair ticks.

@@ -18,4 +18,4 @@ for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep
 go build -o "$dir/switchboard" ./cmd/switchboard
 go build -o "$dir/sbbench" ./cmd/sbbench
 echo "command: PAIRS=$PAIRS DURATION=$DURATION make bench   (redis-server $(redis-server --version | grep -o 'v=[0-9.]*'))"
-"$dir/sbbench" -gateway "$dir/switchboard" -redis "redis://127.0.0.1:$port/0" -pairs "$PAIRS" -duration "$DURATION"
+"$dir/sbbench" -gateway "$dir/switchboard" -redis "redis://127.0.0.1:$port/0${REDIS_QUERY:-}" -pairs "$PAIRS" -duration "$DURATION"

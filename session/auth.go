@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -50,6 +51,7 @@ func NewAuth(dir *Directory) *Auth {
 
 // Login checks an address and password and issues a token.
 func (a *Auth) Login(ctx context.Context, email, password string) (token string, expires time.Time, agent Agent, err error) {
+	email = strings.ToLower(strings.TrimSpace(email))
 	failKey := a.k.LoginFailures(email)
 	if n, _ := a.rdb.Get(ctx, failKey).Int(); n >= maxFailures {
 		return "", time.Time{}, Agent{}, ErrRateLimited

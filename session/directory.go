@@ -99,7 +99,9 @@ func (d *Directory) Put(ctx context.Context, a *Agent) error {
 		return fmt.Errorf("email: %s already belongs to agent %s", a.Email, owner)
 	}
 	old, _ := d.rdb.HGet(ctx, d.k.Agents(), a.ID).Result()
-	pipe := d.rdb.TxPipeline()
+	// A plain pipeline: these keys live in different hash slots, so a
+	// transaction would fail on Redis Cluster. Each write is idempotent.
+	pipe := d.rdb.Pipeline()
 	if old != "" {
 		var prev record
 		if json.Unmarshal([]byte(old), &prev) == nil && prev.Email != a.Email {

@@ -85,6 +85,9 @@ func serve(ctx context.Context, cfg *config.Config) error {
 			g.Go(func() error { return r.Run(gctx) })
 		}
 	}
+	if addr := os.Getenv("SWITCHBOARD_PPROF"); addr != "" {
+		startPprof(log, addr)
+	}
 	log.Info("switchboard is up", "listen", cfg.Listen, "inbox", cfg.PublicURL+"/", "agents", len(cfg.Agents))
 	if conn.Embedded {
 		demoBanner(cfg)
@@ -99,6 +102,7 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	if err := g.Wait(); err != nil && serveErr == nil {
 		serveErr = err
 	}
+	rt.Close()
 	log.Info("switchboard stopped")
 	return serveErr
 }

@@ -75,7 +75,9 @@ func (c *Connector) preflight(_ context.Context, r *connectors.Request) (*connec
 	if _, err := c.site(r); err != nil {
 		return nil, err
 	}
-	resp := cors(r, &connectors.Response{Status: http.StatusNoContent})
+	// Header is made here: cors adds none without an Origin, and a nil
+	// map would panic below.
+	resp := cors(r, &connectors.Response{Status: http.StatusNoContent, Header: http.Header{}})
 	resp.Header.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
 	resp.Header.Set("Access-Control-Allow-Headers", "Content-Type")
 	resp.Header.Set("Access-Control-Max-Age", "600")
@@ -94,6 +96,11 @@ func (c *Connector) post(ctx context.Context, r *connectors.Request) (*connector
 	s, err := c.site(r)
 	if err != nil {
 		return nil, err
+	}
+	// Like the agent API: a body declared as anything but JSON is refused
+	// (415), not guessed at.
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return nil, connectors.Refuse(http.StatusUnsupportedMediaType, "send application/json")
 	}
 	var b postBody
 	if err := decodeJSON(r.Body, &b); err != nil {
@@ -149,8 +156,11 @@ func (c *Connector) accept(ctx context.Context, s *Site, b postBody, raw []byte)
 	if err != nil {
 		return connectors.Accepted{}, err
 	}
+	if acc.Duplicate {
+		return acc, nil // echoed when it first arrived
+	}
 	echo, _ := json.Marshal(visitorEvent{MessageID: acc.MessageID, Direction: "in", Text: text, CreatedAt: now.UTC()})
-	if _, err := c.hub.PublishOnce(ctx, c.topic(s.ID, b.VisitorID), c.marker(s.ID, b.VisitorID, acc.MessageID), "message", echo); err != nil {
+	if _, err := c.hub.Publish(ctx, c.topic(s.ID, b.VisitorID), "message", echo); err != nil {
 		// The message is stored and will reach an agent; only the echo to
 		// the visitor's other tabs is lost.
 		c.env.Log.Warn("webchat: echo to visitor thread failed", "err", err)

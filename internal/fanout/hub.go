@@ -46,6 +46,13 @@ type Hub struct {
 	opts Options
 	ps   *redis.PubSub
 
+	// subMu serializes add and remove, so that the SUBSCRIBE and UNSUBSCRIBE
+	// of a topic reach Redis in the order its subscriber set became
+	// non-empty and empty. Without it, a subscriber joining just as the
+	// last one leaves could be followed by the leaver's UNSUBSCRIBE and
+	// never get a live event. mu alone guards topics, so delivery does not
+	// wait for these round trips.
+	subMu  sync.Mutex
 	mu     sync.Mutex
 	topics map[string]map[*Sub]struct{}
 }
@@ -196,6 +203,8 @@ func (h *Hub) kick(topic string) {
 }
 
 func (h *Hub) add(ctx context.Context, s *Sub) error {
+	h.subMu.Lock()
+	defer h.subMu.Unlock()
 	h.mu.Lock()
 	subs, ok := h.topics[s.topic]
 	if !ok {
@@ -208,13 +217,20 @@ func (h *Hub) add(ctx context.Context, s *Sub) error {
 		return nil
 	}
 	if err := h.ps.Subscribe(ctx, s.topic); err != nil {
-		h.remove(s)
+		h.removeLocked(s)
 		return fmt.Errorf("fanout: subscribe: %w", err)
 	}
 	return nil
 }
 
 func (h *Hub) remove(s *Sub) {
+	h.subMu.Lock()
+	defer h.subMu.Unlock()
+	h.removeLocked(s)
+}
+
+// removeLocked is remove with h.subMu held.
+func (h *Hub) removeLocked(s *Sub) {
 	h.mu.Lock()
 	subs := h.topics[s.topic]
 	delete(subs, s)

@@ -2,7 +2,6 @@ package rdb
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -34,6 +33,10 @@ type Batch struct {
 	c       redis.Cmdable
 	pipe    redis.Pipeliner
 	scripts []*Script
+	// done and err carry the outcome when a Committer sends the batch.
+	done  chan struct{}
+	err   error
+	onErr func(error)
 }
 
 // NewBatch starts a pipeline on c.
@@ -55,25 +58,34 @@ func (b *Batch) Exec(ctx context.Context) error {
 		return nil
 	}
 	cmds := b.pipe.Cmds()
-	_, _ = b.pipe.Exec(ctx) // errors are read per command below
-	if anyNoScript(cmds) {
-		for _, s := range b.scripts {
-			if err := s.Load(ctx, b.c).Err(); err != nil {
-				return fmt.Errorf("rdb: load script: %w", err)
-			}
+	_, _ = b.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, c := range cmds {
+			_ = p.Process(ctx, c)
 		}
+		return nil
+	}) // errors are read per command below
+	if anyNoScript(cmds) {
+		return b.replay(ctx, cmds)
+	}
+	return firstError(cmds)
+}
+
+// replay loads the batch's scripts and sends all of its commands again,
+// in order, after some met an empty script cache.
+func (b *Batch) replay(ctx context.Context, cmds []redis.Cmder) error {
+	for _, s := range b.scripts {
+		if err := s.Load(ctx, b.c).Err(); err != nil {
+			return fmt.Errorf("rdb: load script: %w", err)
+		}
+	}
+	_, _ = b.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, c := range cmds {
 			c.SetErr(nil)
-			_ = b.pipe.Process(ctx, c)
+			_ = p.Process(ctx, c)
 		}
-		_, _ = b.pipe.Exec(ctx)
-	}
-	for _, c := range cmds {
-		if e := c.Err(); e != nil && !errors.Is(e, redis.Nil) {
-			return fmt.Errorf("rdb: %s: %w", c.Name(), e)
-		}
-	}
-	return nil
+		return nil
+	})
+	return firstError(cmds)
 }
 
 func anyNoScript(cmds []redis.Cmder) bool {
