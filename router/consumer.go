@@ -53,6 +53,16 @@ func (r *Router) consume(ctx context.Context, stream, group string, minIdle time
 			}
 		}()
 	}
+	defer func() {
+		// Leave the group tidy: a consumer with nothing pending is removed
+		// (its name is per process start, so names would pile up).
+		wg.Wait()
+		ctx := context.WithoutCancel(ctx)
+		if p, err := r.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: stream, Group: group,
+			Consumer: r.consumer, Start: "-", End: "+", Count: 1}).Result(); err == nil && len(p) == 0 {
+			r.rdb.XGroupDelConsumer(ctx, stream, group, r.consumer)
+		}
+	}()
 	backoff := 100 * time.Millisecond
 	nextClaim := time.Now()
 	for ctx.Err() == nil {

@@ -127,3 +127,37 @@ func TestRepeatedReplyRequeuesAnUnsentMessage(t *testing.T) {
 	}
 	_ = session.Online
 }
+
+// A customer answering a pending ticket moves it back to open, in the
+// conversation and in the status lists.
+func TestCustomerReplyReopensPending(t *testing.T) {
+	agents := agentsN(1, 3, "support")
+	w := newWorld(t, agents, nil, nil)
+	r, pres, ev := w.replica()
+	ctx := context.Background()
+	run(t, r, ev)
+	onlineAll(t, pres, agents)
+	acc, err := r.Ingest(ctx, webchatMsg("pending-visitor-1", "p1", "question"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "assignment", func() bool {
+		c, _ := r.Conversation(ctx, acc.ConversationID)
+		return c.Assignee == agents[0].ID
+	})
+	if _, err := r.Update(ctx, agents[0], acc.ConversationID, Patch{Status: ptr("pending")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Ingest(ctx, webchatMsg("pending-visitor-1", "p2", "here is the order number")); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := r.Conversation(ctx, acc.ConversationID)
+	if c.Status != tickets.Open {
+		t.Fatalf("status after the customer's answer = %s, want open", c.Status)
+	}
+	eventually(t, "status lists", func() bool {
+		p, _ := r.Conversations(ctx, agents[0], Filter{Status: "pending"})
+		o, _ := r.Conversations(ctx, agents[0], Filter{Status: "open"})
+		return len(p.Items) == 0 && len(o.Items) == 1
+	})
+}

@@ -106,6 +106,7 @@ type appended struct {
 	status, assignee  string
 	created, reopened bool
 	team              string
+	before            string // status before the message
 }
 
 func (r *Router) appendInbound(ctx context.Context, m *connectors.Message, now time.Time, tag, cust, conv, msg string) (appended, error) {
@@ -134,12 +135,12 @@ func (r *Router) appendInbound(ctx context.Context, m *connectors.Message, now t
 		return appended{}, fmt.Errorf("router: append: %w", err)
 	}
 	v, err := cmd.Slice()
-	if err != nil || len(v) != 7 {
+	if err != nil || len(v) != 8 {
 		return appended{}, fmt.Errorf("router: append: unexpected reply %v: %w", v, err)
 	}
 	return appended{
 		code: v[0].(int64), status: v[1].(string), assignee: v[2].(string),
-		created: v[3].(int64) == 1, reopened: v[4].(int64) == 1, team: v[6].(string),
+		created: v[3].(int64) == 1, reopened: v[4].(int64) == 1, team: v[6].(string), before: v[7].(string),
 	}, nil
 }
 
@@ -185,13 +186,15 @@ func (r *Router) announceInbound(ctx context.Context, m *connectors.Message, now
 	p := b.Pipe()
 	z := redis.Z{Score: ts, Member: conv}
 	p.ZAddXX(ctx, r.k.indexAll(), z)
-	if out.reopened {
-		p.ZRem(ctx, r.k.indexStatus("resolved"), conv)
-		p.ZAdd(ctx, r.k.indexStatus("open"), z)
-		p.XAdd(ctx, &redis.XAddArgs{Stream: r.k.dispatch(), MaxLen: 100000, Approx: true,
-			Values: []any{"conv", conv, "kind", "reopen", "at", ms(now)}})
+	if out.before != out.status {
+		p.ZRem(ctx, r.k.indexStatus(out.before), conv)
+		p.ZAdd(ctx, r.k.indexStatus(out.status), z)
 	} else {
 		p.ZAddXX(ctx, r.k.indexStatus(out.status), z)
+	}
+	if out.reopened {
+		p.XAdd(ctx, &redis.XAddArgs{Stream: r.k.dispatch(), MaxLen: 100000, Approx: true,
+			Values: []any{"conv", conv, "kind", "reopen", "at", ms(now)}})
 	}
 	if out.assignee != "" {
 		p.ZAdd(ctx, r.k.indexAgent(out.assignee), z)

@@ -7,7 +7,7 @@
 -- ARGV[9] customer name  ARGV[10] preview  ARGV[11] kind  ARGV[12] text
 -- ARGV[13] attachments JSON or ""  ARGV[14] fields JSON or ""  ARGV[15] raw or ""
 -- ARGV[16] external id  ARGV[17] live payload (id line left empty)
--- Returns {code, status, assignee, created, reopened, stream id, team}
+-- Returns {code, status, assignee, created, reopened, stream id, team, status before}
 --   code 1 appended, 0 already appended, -1 conversation closed (start a new one)
 local function state()
   local v = redis.call('HMGET', KEYS[1], 'status', 'assignee', 'team')
@@ -23,18 +23,24 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
 end
 if ARGV[2] ~= '' and redis.call('SADD', KEYS[3], ARGV[2]) == 0 then
   local st, who, team = state()
-  return {0, st, who, created, 0, '', team}
+  return {0, st, who, created, 0, '', team, st}
 end
 local st, who, team = state()
 if st == 'closed' then
   if ARGV[2] ~= '' then redis.call('SREM', KEYS[3], ARGV[2]) end
-  return {-1, st, who, created, 0, '', team}
+  return {-1, st, who, created, 0, '', team, st}
 end
+local before = st
 if st == 'resolved' then
   redis.call('HSET', KEYS[1], 'status', 'open', 'reopened_at', ARGV[3])
   redis.call('HINCRBY', KEYS[1], 'reopen_count', 1)
   redis.call('XADD', KEYS[4], '*', 'at', ARGV[3], 'actor', 'customer', 'field', 'status', 'from', 'resolved', 'to', 'open')
   st, reopened = 'open', 1
+elseif st == 'pending' then
+  -- Pending waits for the customer; the customer answered.
+  redis.call('HSET', KEYS[1], 'status', 'open')
+  redis.call('XADD', KEYS[4], '*', 'at', ARGV[3], 'actor', 'customer', 'field', 'status', 'from', 'pending', 'to', 'open')
+  st = 'open'
 end
 local entry = {'id', ARGV[1], 'dir', 'in', 'kind', ARGV[11], 'text', ARGV[12], 'at', ARGV[3]}
 if ARGV[16] ~= '' then table.insert(entry, 'ext'); table.insert(entry, ARGV[16]) end
@@ -45,4 +51,4 @@ local sid = redis.call('XADD', KEYS[2], '*', unpack(entry))
 redis.call('HSET', KEYS[1], 'last_message_at', ARGV[3], 'last_in_at', ARGV[3], 'preview', ARGV[10])
 redis.call('HINCRBY', KEYS[1], 'msg_count', 1)
 redis.call('PUBLISH', KEYS[5], ARGV[17])
-return {1, st, who, created, reopened, sid, team}
+return {1, st, who, created, reopened, sid, team, before}

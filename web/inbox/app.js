@@ -491,19 +491,21 @@
 
   async function loadMessages(seq) {
     const id = S.openId;
-    const limit = 100;
-    const got = [];
+    // The API answers the newest messages first (oldest first within a
+    // page); older pages come with before=<cursor of the oldest so far>.
+    const limit = 200;
+    let got = [];
     try {
-      let after = "";
-      for (let page = 0; page < 20; page++) {
+      let before = "";
+      for (let page = 0; page < 10; page++) {
         const q = new URLSearchParams({ limit: String(limit) });
-        if (after) q.set("after", after);
+        if (before) q.set("before", before);
         const r = await api("GET", "/conversations/" + enc(id) + "/messages?" + q.toString());
         if (seq !== S.threadSeq) return;
         const items = r && Array.isArray(r.items) ? r.items : [];
-        got.push(...items);
-        if (items.length < limit) break;
-        after = items[items.length - 1].id;
+        got = items.concat(got);
+        if (items.length < limit || !items[0].cursor) break;
+        before = items[0].cursor;
       }
     } catch (e) {
       if (seq === S.threadSeq) { S.threadLoading = false; renderThread(); showError(e); }
