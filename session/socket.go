@@ -124,14 +124,16 @@ func (s *Sockets) Serve(ctx context.Context, a Agent, c Conn, lastAgent, lastInb
 			}
 		}
 	}
-	wg.Add(2)
-	go pump("agent", agentSub)
-	go pump("inbox", inboxSub)
-
+	// The hello is queued before the pumps start, so it is the first frame
+	// even when missed events or a resync are waiting.
 	_ = s.Presences.Heartbeat(ctx, a.ID)
 	pr, _ := s.Presences.Get(ctx, a.ID)
 	hello, _ := json.Marshal(map[string]any{"agent": a, "presence": pr})
 	send(Frame{Type: "hello", Data: hello})
+
+	wg.Add(2)
+	go pump("agent", agentSub)
+	go pump("inbox", inboxSub)
 
 	var watch *fanout.Sub
 	var stopWatch context.CancelFunc

@@ -126,23 +126,33 @@ func decodeJSON(body []byte, v any) error {
 	return nil
 }
 
-// accept checks a visitor's message, ingests it, and puts it on the
-// visitor's thread so their other tabs see it.
-func (c *Connector) accept(ctx context.Context, s *Site, b postBody, raw []byte) (connectors.Accepted, error) {
+// validate checks a visitor's message and returns its text, trimmed. A
+// refusal is a *connectors.Error with a 4xx status.
+func validate(b postBody) (string, error) {
 	text := strings.TrimSpace(b.Text)
 	switch {
 	case !visitorPattern.MatchString(b.VisitorID):
-		return connectors.Accepted{}, connectors.Refuse(http.StatusBadRequest, "visitor_id must be 16–64 characters of A–Z a–z 0–9 _ -")
+		return "", connectors.Refuse(http.StatusBadRequest, "visitor_id must be 16–64 characters of A–Z a–z 0–9 _ -")
 	case text == "":
-		return connectors.Accepted{}, connectors.Refuse(http.StatusBadRequest, "text is empty")
+		return "", connectors.Refuse(http.StatusBadRequest, "text is empty")
 	case !utf8.ValidString(text):
-		return connectors.Accepted{}, connectors.Refuse(http.StatusBadRequest, "text is not UTF-8")
+		return "", connectors.Refuse(http.StatusBadRequest, "text is not UTF-8")
 	case utf8.RuneCountInString(text) > MaxTextRunes:
-		return connectors.Accepted{}, connectors.Refuse(http.StatusRequestEntityTooLarge, "text is longer than 4000 characters")
+		return "", connectors.Refuse(http.StatusRequestEntityTooLarge, "text is longer than 4000 characters")
 	case b.ClientID != "" && !clientIDRe.MatchString(b.ClientID):
-		return connectors.Accepted{}, connectors.Refuse(http.StatusBadRequest, "client_id must be at most 64 characters of A–Z a–z 0–9 _ . : -")
+		return "", connectors.Refuse(http.StatusBadRequest, "client_id must be at most 64 characters of A–Z a–z 0–9 _ . : -")
 	case utf8.RuneCountInString(b.Name) > 64:
-		return connectors.Accepted{}, connectors.Refuse(http.StatusBadRequest, "name is longer than 64 characters")
+		return "", connectors.Refuse(http.StatusBadRequest, "name is longer than 64 characters")
+	}
+	return text, nil
+}
+
+// accept checks a visitor's message, ingests it, and puts it on the
+// visitor's thread so their other tabs see it.
+func (c *Connector) accept(ctx context.Context, s *Site, b postBody, raw []byte) (connectors.Accepted, error) {
+	text, err := validate(b)
+	if err != nil {
+		return connectors.Accepted{}, err
 	}
 	now := time.Now()
 	if c.env.Now != nil {
@@ -160,11 +170,9 @@ func (c *Connector) accept(ctx context.Context, s *Site, b postBody, raw []byte)
 		return acc, nil // echoed when it first arrived
 	}
 	echo, _ := json.Marshal(visitorEvent{MessageID: acc.MessageID, Direction: "in", Text: text, CreatedAt: now.UTC()})
-	if _, err := c.hub.Publish(ctx, c.topic(s.ID, b.VisitorID), "message", echo); err != nil {
-		// The message is stored and will reach an agent; only the echo to
-		// the visitor's other tabs is lost.
-		c.env.Log.Warn("webchat: echo to visitor thread failed", "err", err)
-	}
+	// The message is stored and will reach an agent: the echo to the
+	// visitor's other tabs need not hold up the acknowledgement.
+	c.hub.PublishLater(ctx, c.topic(s.ID, b.VisitorID), "message", echo)
 	return acc, nil
 }
 

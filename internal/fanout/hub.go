@@ -42,9 +42,10 @@ type Options struct {
 // One Hub holds one pub/sub connection; Run must be running for live
 // delivery.
 type Hub struct {
-	rdb  redis.UniversalClient
-	opts Options
-	ps   *redis.PubSub
+	rdb    redis.UniversalClient
+	opts   Options
+	ps     *redis.PubSub
+	commit *rdb.Committer
 
 	// subMu serializes add and remove, so that the SUBSCRIBE and UNSUBSCRIBE
 	// of a topic reach Redis in the order its subscriber set became
@@ -68,7 +69,8 @@ func New(c redis.UniversalClient, opts Options) *Hub {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
-	return &Hub{rdb: c, opts: opts, ps: c.Subscribe(context.Background()), topics: map[string]map[*Sub]struct{}{}}
+	return &Hub{rdb: c, opts: opts, ps: c.Subscribe(context.Background()), topics: map[string]map[*Sub]struct{}{},
+		commit: rdb.NewCommitter(c, 1)}
 }
 
 // Publish appends an event to topic and announces it. It returns the event id.
@@ -78,6 +80,15 @@ func (h *Hub) Publish(ctx context.Context, topic, typ string, data []byte) (stri
 		return "", fmt.Errorf("fanout: publish %s: %w", typ, err)
 	}
 	return id, nil
+}
+
+// PublishLater is Publish without waiting: the event goes out with the
+// next group of publishes, for callers that must not wait on it. A
+// failure is logged.
+func (h *Hub) PublishLater(ctx context.Context, topic, typ string, data []byte) {
+	b := rdb.NewBatch(h.rdb)
+	h.QueuePublish(ctx, b, topic, typ, data)
+	h.commit.Go(b, func(err error) { h.opts.Log.Warn("fanout: publish failed", "type", typ, "err", err) })
 }
 
 // QueuePublish adds a Publish to a batch, to share a round trip with other
@@ -147,6 +158,7 @@ func (h *Hub) Run(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { _ = h.ps.Close() })
 	defer stop()
 	defer h.ps.Close()
+	defer h.commit.Close() // sends what PublishLater still holds
 	backoff := 50 * time.Millisecond
 	for ctx.Err() == nil {
 		msg, err := h.ps.ReceiveTimeout(ctx, 30*time.Second)

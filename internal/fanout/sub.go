@@ -155,10 +155,27 @@ func (s *Sub) startCatchUp() {
 }
 
 // readStream loads the next batch after s.last from the stream.
+//
+// When the stream no longer keeps s.last, the events right after it may
+// have been trimmed away while the subscriber lagged behind: as in
+// Subscribe, it gets a Resync and follows on from the newest event rather
+// than a silent gap. ("0-0", a subscriber that started on an empty topic
+// and has had nothing yet, cannot tell trimmed events from new ones.)
 func (s *Sub) readStream(ctx context.Context) error {
-	msgs, err := s.h.rdb.XRangeN(ctx, s.topic, "("+s.last, "+", catchUpBatch).Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
+	pipe := s.h.rdb.Pipeline()
+	first := pipe.XRangeN(ctx, s.topic, "-", "+", 1)
+	batch := pipe.XRangeN(ctx, s.topic, "("+s.last, "+", catchUpBatch)
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("fanout: catch up: %w", err)
+	}
+	msgs := batch.Val()
+	if f := first.Val(); len(f) > 0 && s.last != "0-0" && After(f[0].ID, s.last) {
+		newest, err := s.h.newest(ctx, s.topic)
+		if err != nil {
+			return err
+		}
+		s.queue = append(s.queue, queued{Event{Type: Resync}, false})
+		s.last, msgs = newest, nil
 	}
 	for _, m := range msgs {
 		s.queue = append(s.queue, queued{fromStream(m), false})

@@ -21,6 +21,10 @@ type Committer struct {
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	once    sync.Once
+	// mu makes handing over and closing exclusive: once closed is set,
+	// nothing enters in, and the workers drain what did before they stop.
+	mu     sync.RWMutex
+	closed bool
 }
 
 // NewCommitter starts workers pipelines in flight at once on c. Close
@@ -36,8 +40,29 @@ func NewCommitter(c redis.Cmdable, workers int) *Committer {
 
 // Close stops the workers after the batches already handed over.
 func (cm *Committer) Close() {
-	cm.once.Do(func() { close(cm.stop) })
+	cm.once.Do(func() {
+		cm.mu.Lock()
+		cm.closed = true
+		close(cm.stop)
+		cm.mu.Unlock()
+	})
 	cm.wg.Wait()
+}
+
+// handOver puts b on the queue; false means the committer is closed and
+// the caller must send b itself.
+func (cm *Committer) handOver(ctx context.Context, b *Batch) (bool, error) {
+	cm.mu.RLock()
+	defer cm.mu.RUnlock()
+	if cm.closed {
+		return false, nil
+	}
+	select {
+	case cm.in <- b: // blocks when 1024 batches wait: back-pressure
+		return true, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
 }
 
 // Exec sends b with whatever other batches are waiting and returns once
@@ -47,12 +72,12 @@ func (cm *Committer) Exec(ctx context.Context, b *Batch) error {
 		return nil
 	}
 	b.done = make(chan struct{})
-	select {
-	case cm.in <- b:
-	case <-cm.stop:
-		return b.Exec(ctx) // shutting down: go alone
-	case <-ctx.Done():
-		return ctx.Err()
+	queued, err := cm.handOver(ctx, b)
+	if err != nil {
+		return err
+	}
+	if !queued {
+		return b.Exec(ctx) // closed: go alone
 	}
 	select {
 	case <-b.done:
@@ -71,12 +96,12 @@ func (cm *Committer) Go(b *Batch, onErr func(error)) {
 		return
 	}
 	b.done, b.onErr = make(chan struct{}), onErr
-	select {
-	case cm.in <- b: // blocks when 1024 batches wait: back-pressure
-	case <-cm.stop:
-		if err := b.Exec(context.Background()); err != nil && onErr != nil {
-			onErr(err)
-		}
+	if queued, _ := cm.handOver(context.Background(), b); queued {
+		return
+	}
+	// Closed: send it alone, now.
+	if err := b.Exec(context.Background()); err != nil && onErr != nil {
+		onErr(err)
 	}
 }
 

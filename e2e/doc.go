@@ -1,0 +1,29 @@
+// Package e2e holds Switchboard's end-to-end tests. It has no code of its
+// own: every test is in a _test.go file.
+//
+// The tests build the real binary once (TestMain), write a configuration
+// file per test, and run one or more `switchboard serve` processes on free
+// loopback ports against one redis-server of the test's own
+// (internal/redistest). They talk to the processes only through their
+// public surfaces: the agent HTTP API and socket, the web-chat HTTP API and
+// socket, and, in browser_test.go, headless Chromium driving the customer
+// widget and the agent inbox.
+//
+//	multiprocess_test.go  two replicas on one Redis: a customer on one, an
+//	                      agent on the other; socket resume after a drop;
+//	                      a replica killed with SIGKILL mid-stream
+//	browser_test.go       widget -> inbox -> widget in Chromium, literal
+//	                      rendering of hostile text, history after reload;
+//	                      inbox pages, CSP, the bilingual 404 page
+//
+// Run them with `go test ./e2e/`; `-short` skips the whole package. They
+// need redis-server (and /usr/bin/chromium for the browser tests): locally a
+// missing one skips the test loudly, under CI=true it fails it.
+//
+// A failed test logs the stderr of every process it started, and the
+// browser tests keep their screenshots and log where. Two switches:
+//
+//	SWITCHBOARD_E2E_RACE=1      build the binary with -race; a data race in
+//	                            a replica fails the test
+//	SWITCHBOARD_E2E_SHOTS=DIR   keep the screenshots in DIR in any case
+package e2e
