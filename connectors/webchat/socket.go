@@ -25,6 +25,21 @@ type clientFrame struct {
 	Name     string `json:"name"`
 }
 
+// parseFrame reads one frame from the widget. Frames of an unknown type
+// parse and are ignored; what is not JSON of the right shape is an error.
+func parseFrame(data []byte) (clientFrame, error) {
+	var f clientFrame
+	if err := json.Unmarshal(data, &f); err != nil {
+		return clientFrame{}, err
+	}
+	return f, nil
+}
+
+// post is a message frame as the body of a post by visitor.
+func (f clientFrame) post(visitor string) postBody {
+	return postBody{VisitorID: visitor, Text: f.Text, ClientID: f.ClientID, Name: f.Name}
+}
+
 // acceptSocket checks the site, the origin and the visitor before the
 // upgrade, so a refused socket gets a plain HTTP status.
 func (c *Connector) acceptSocket(_ context.Context, r *connectors.Request) (*connectors.Response, error) {
@@ -106,8 +121,8 @@ func (c *Connector) socket(ctx context.Context, r *connectors.Request, conn conn
 		if err != nil {
 			break
 		}
-		var f clientFrame
-		if json.Unmarshal(data, &f) != nil {
+		f, err := parseFrame(data)
+		if err != nil {
 			send(errorFrame("", "bad_request", "frames are JSON objects"))
 			continue
 		}
@@ -115,7 +130,7 @@ func (c *Connector) socket(ctx context.Context, r *connectors.Request, conn conn
 		case "ping":
 			send(map[string]string{"type": "pong"})
 		case "message":
-			acc, err := c.accept(ctx, s, postBody{VisitorID: visitor, Text: f.Text, ClientID: f.ClientID, Name: f.Name}, data)
+			acc, err := c.accept(ctx, s, f.post(visitor), data)
 			if err != nil {
 				code, msg := "unavailable", "the message could not be stored; try again"
 				var ce *connectors.Error
@@ -131,6 +146,9 @@ func (c *Connector) socket(ctx context.Context, r *connectors.Request, conn conn
 				"conversation_id": acc.ConversationID})
 		}
 	}
+	// The widget left: stop the writer and the pump now, or the deferred
+	// wg.Wait waits for them forever and the subscription is never closed.
+	cancel()
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strings"
 	"time"
@@ -54,6 +55,9 @@ func New(env connectors.Env, decode func(v any) error) (connectors.Connector, er
 	var sites []Site
 	if err := decode(&sites); err != nil {
 		return nil, err
+	}
+	if env.Log == nil {
+		env.Log = slog.Default() // the connector logs; a nil logger would panic
 	}
 	c := &Connector{env: env, sites: map[string]*Site{},
 		hub: fanout.New(env.Redis, fanout.Options{MaxLen: threadMaxLen, TTL: threadTTL, Log: env.Log})}
