@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"errors"
+	"hash/fnv"
 	"strings"
 	"sync"
 	"time"
@@ -31,31 +32,52 @@ func (r *Router) ensureGroup(ctx context.Context, stream, group string) error {
 // consume runs a stream consumer group until ctx ends. Entries are acked
 // after handle succeeds; an entry whose handler failed, or whose replica
 // died, stays pending and is reclaimed after minIdle by any replica.
-func (r *Router) consume(ctx context.Context, stream, group string, minIdle time.Duration, handle func(context.Context, redis.XMessage) error) error {
+//
+// Entries run on parallel workers; key, when set, sends entries with the
+// same key to the same worker, so they are handled one at a time in stream
+// order (an outbox keeps a conversation's replies in order this way).
+func (r *Router) consume(ctx context.Context, stream, group string, minIdle time.Duration,
+	key func(redis.XMessage) string, handle func(context.Context, redis.XMessage) error) error {
 	const parallel = 8
-	sem := make(chan struct{}, parallel)
 	var wg sync.WaitGroup
-	defer wg.Wait()
-	run := func(m redis.XMessage) {
-		sem <- struct{}{}
+	work := make([]chan redis.XMessage, parallel)
+	for i := range work {
+		work[i] = make(chan redis.XMessage, 64)
 		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			// Finish work in hand even while shutting down.
-			hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-			defer cancel()
-			if err := handle(hctx, m); err != nil {
-				r.log.Warn("router: work failed; it will be retried", "stream", group, "id", m.ID, "err", err)
-				return
+		go func(in <-chan redis.XMessage) {
+			defer wg.Done()
+			for m := range in {
+				// Finish work in hand even while shutting down.
+				hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+				if err := handle(hctx, m); err != nil {
+					r.log.Warn("router: work failed; it will be retried", "stream", group, "id", m.ID, "err", err)
+				} else if err := r.rdb.XAck(hctx, stream, group, m.ID).Err(); err != nil {
+					r.log.Warn("router: ack failed", "stream", group, "id", m.ID, "err", err)
+				}
+				cancel()
 			}
-			if err := r.rdb.XAck(hctx, stream, group, m.ID).Err(); err != nil {
-				r.log.Warn("router: ack failed", "stream", group, "id", m.ID, "err", err)
-			}
-		}()
+		}(work[i])
 	}
+	next := 0
+	run := func(m redis.XMessage) {
+		i := next
+		if key != nil {
+			h := fnv.New32a()
+			h.Write([]byte(key(m)))
+			i = int(h.Sum32() % parallel)
+		} else {
+			next = (next + 1) % parallel
+		}
+		work[i] <- m
+	}
+
 	defer func() {
-		// Leave the group tidy: a consumer with nothing pending is removed
-		// (its name is per process start, so names would pile up).
+		// Let the workers finish what they hold, then leave the group tidy:
+		// a consumer with nothing pending is removed (its name is per
+		// process start, so names would pile up).
+		for _, w := range work {
+			close(w)
+		}
 		wg.Wait()
 		ctx := context.WithoutCancel(ctx)
 		if p, err := r.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: stream, Group: group,

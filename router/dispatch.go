@@ -125,6 +125,13 @@ func (r *Router) route(ctx context.Context, id, kind string, v map[string]any) e
 		return fmt.Errorf("router: claim: %w", err)
 	}
 	agent := res[1].(string)
+	if agent == "" {
+		// Queued; but an agent may have taken it since (a take or a
+		// transfer): the owner record is the truth, never overwrite it.
+		if own, err := r.rdb.HGet(ctx, r.k.owner(), id).Result(); err == nil {
+			agent = own
+		}
+	}
 	fields := []field{{"team", route.Team}, {"priority", string(route.Priority)}, {"assignee", agent}}
 	if agent != "" {
 		r.metrics.dispatched.WithLabelValues("assigned").Inc()

@@ -39,6 +39,15 @@ type outItem struct {
 	Attach     []connectors.Attachment `json:"att,omitempty"`
 }
 
+// outboxKey keeps one conversation's sends in order on one worker.
+func outboxKey(m redis.XMessage) string {
+	var it struct {
+		Conv string `json:"conv"`
+	}
+	_ = json.Unmarshal([]byte(str(m.Values, "m")), &it)
+	return it.Conv
+}
+
 func (r *Router) handleOutbox(ctx context.Context, m redis.XMessage) error {
 	var it outItem
 	if err := json.Unmarshal([]byte(str(m.Values, "m")), &it); err != nil || it.Conv == "" || it.Msg == "" {

@@ -24,8 +24,8 @@ type Filter struct {
 	Assignee string
 	Channel  string
 	Limit    int
-	// Before is a cursor from the previous page: last activity in Unix ms.
-	Before int64
+	// Before is the NextBefore cursor of the previous page.
+	Before string
 }
 
 // Page is one page of conversations, most recently active first.
@@ -63,21 +63,42 @@ func (r *Router) Conversations(ctx context.Context, a session.Agent, f Filter) (
 	case f.Status != "":
 		index = r.k.indexStatus(f.Status)
 	}
-	max := "+inf"
-	if f.Before > 0 {
-		max = "(" + strconv.FormatInt(f.Before, 10)
+	// The cursor is the last item's score and id: conversations with the
+	// same last activity are ordered by id (descending, as Redis returns
+	// ties), so none is skipped or repeated at a page boundary.
+	max, after := "+inf", ""
+	if f.Before != "" {
+		score, id, _ := strings.Cut(f.Before, ":")
+		if _, err := strconv.ParseInt(score, 10, 64); err != nil {
+			return Page{}, fmt.Errorf("%w: before must be a next_before cursor", ErrInvalid)
+		}
+		max, after = score, id
 	}
 	var page Page
 	// Read the index in chunks and keep what still matches: the index is
-	// ordered by activity, the conversation hash is the truth.
+	// ordered by activity, the conversation hash is the truth. offset steps
+	// over ties that an earlier chunk or page already covered.
+	offset := 0
 	for scanned := 0; len(page.Items) < f.Limit && scanned < 2000; {
-		zs, err := r.rdb.ZRevRangeByScoreWithScores(ctx, index, &redis.ZRangeBy{Min: "-inf", Max: max, Count: int64(f.Limit * 2)}).Result()
+		count := f.Limit * 2
+		zs, err := r.rdb.ZRevRangeByScoreWithScores(ctx, index,
+			&redis.ZRangeBy{Min: "-inf", Max: max, Offset: int64(offset), Count: int64(count)}).Result()
 		if err != nil {
 			return Page{}, fmt.Errorf("router: list: %w", err)
 		}
-		if len(zs) == 0 {
-			return page, nil
+		full := len(zs) == count
+		skipped := 0
+		for len(zs) > 0 && after != "" && strconv.FormatInt(int64(zs[0].Score), 10) == max && zs[0].Member.(string) >= after {
+			zs, skipped = zs[1:], skipped+1
 		}
+		if len(zs) == 0 {
+			if !full {
+				return page, nil
+			}
+			offset += skipped
+			continue
+		}
+		offset = 0
 		scanned += len(zs)
 		pipe := r.rdb.Pipeline()
 		cmds := make([]*redis.MapStringStringCmd, len(zs))
@@ -89,25 +110,26 @@ func (r *Router) Conversations(ctx context.Context, a session.Agent, f Filter) (
 		}
 		for i, c := range cmds {
 			h := c.Val()
-			if len(h) == 0 {
+			if len(h) == 0 || !f.matches(conversationFrom(h)) {
 				continue
 			}
-			conv := conversationFrom(h)
-			if f.matches(conv) {
-				page.Items = append(page.Items, conv)
-				if len(page.Items) == f.Limit {
-					page.NextBefore = strconv.FormatInt(int64(zs[i].Score), 10)
-					return page, nil
-				}
+			page.Items = append(page.Items, conversationFrom(h))
+			if len(page.Items) == f.Limit {
+				page.NextBefore = cursor(zs[i])
+				return page, nil
 			}
 		}
-		last := int64(zs[len(zs)-1].Score)
-		max = "(" + strconv.FormatInt(last, 10)
-		if len(zs) < f.Limit*2 {
+		if !full {
 			return page, nil
 		}
+		last := zs[len(zs)-1]
+		max, after = strconv.FormatInt(int64(last.Score), 10), last.Member.(string)
 	}
 	return page, nil
+}
+
+func cursor(z redis.Z) string {
+	return strconv.FormatInt(int64(z.Score), 10) + ":" + z.Member.(string)
 }
 
 func (f Filter) matches(c Conversation) bool {
@@ -163,8 +185,10 @@ func (r *Router) Messages(ctx context.Context, id, after, before string, limit i
 	return out, nil
 }
 
+// isBadCursor tells a cursor Redis refused (malformed, or out of range
+// for an exclusive bound) from a failure of Redis itself.
 func isBadCursor(err error) bool {
-	return err != nil && strings.HasPrefix(err.Error(), "ERR Invalid stream ID")
+	return err != nil && strings.HasPrefix(err.Error(), "ERR")
 }
 
 func reverse(xs []redis.XMessage) {

@@ -74,15 +74,6 @@ func (r *Router) Reply(ctx context.Context, a session.Agent, id string, in Reply
 	res := b.Run(ctx, appendOutboundLua,
 		[]string{r.k.conv(id), r.k.convMessages(id), r.k.convDelivery(id), idemKey, r.k.convLive(id), r.k.convHistory(id)},
 		msg.ID, string(dir), text, a.ID, a.Name, ms(now), ttl, preview(text), fanout.Encode("", "message.new", live))
-	if dir == Out {
-		// Queued with the message, in the same round trip. A crash between
-		// the two fails the request; its retry (same key) finds the message
-		// still queued and queues it again under its own id (see case 0);
-		// the consumer sends a message once whatever the number of entries.
-		item, _ := json.Marshal(outItem{Conv: id, Msg: msg.ID, Channel: conv.Channel, Account: conv.Account,
-			To: conv.identity, Kind: "text", Text: text, Author: a.ID, AuthorName: a.Name, At: ms(now)})
-		b.Pipe().XAdd(ctx, &redis.XAddArgs{Stream: r.k.outbox(), MaxLen: 100000, Approx: true, Values: []any{"m", string(item)}})
-	}
 	if err := r.commit.Exec(ctx, b); err != nil {
 		return Message{}, fmt.Errorf("router: reply: %w", err)
 	}
@@ -99,19 +90,37 @@ func (r *Router) Reply(ctx context.Context, a session.Agent, id string, in Reply
 			// written, the message is still queued: queue it again under
 			// its own id (sending it twice is prevented by claim_send).
 			if st, _ := r.rdb.HGet(ctx, r.k.convDelivery(id), prev).Result(); st == "queued" {
-				item, _ := json.Marshal(outItem{Conv: id, Msg: prev, Channel: conv.Channel, Account: conv.Account,
-					To: conv.identity, Kind: "text", Text: text, Author: a.ID, AuthorName: a.Name, At: ms(now)})
-				if err := r.rdb.XAdd(ctx, &redis.XAddArgs{Stream: r.k.outbox(), MaxLen: 100000, Approx: true,
-					Values: []any{"m", string(item)}}).Err(); err != nil {
-					return Message{}, fmt.Errorf("router: requeue reply: %w", err)
+				if err := r.queueSend(ctx, conv, prev, text, a, now); err != nil {
+					return Message{}, err
 				}
 			}
 		}
 		return r.message(ctx, id, prev, msg)
 	}
 	msg.Cursor = v[2].(string)
+	if dir == Out {
+		// Queued only once the message is in the transcript, so a refused
+		// reply writes nothing. A crash in between fails the request; its
+		// retry (same key) finds the message still queued and queues it
+		// (case 0 above); claim_send keeps any message to one send.
+		if err := r.queueSend(ctx, conv, msg.ID, text, a, now); err != nil {
+			return Message{}, err
+		}
+	}
 	r.announceOutbound(ctx, conv, msg)
 	return msg, nil
+}
+
+// queueSend puts an outbound message on the outbox.
+func (r *Router) queueSend(ctx context.Context, conv Conversation, msgID, text string, a session.Agent, now time.Time) error {
+	item, _ := json.Marshal(outItem{Conv: conv.ID, Msg: msgID, Channel: conv.Channel, Account: conv.Account,
+		To: conv.identity, Kind: "text", Text: text, Author: a.ID, AuthorName: a.Name, At: ms(now)})
+	b := rdb.NewBatch(r.rdb)
+	b.Pipe().XAdd(ctx, &redis.XAddArgs{Stream: r.k.outbox(), MaxLen: 100000, Approx: true, Values: []any{"m", string(item)}})
+	if err := r.commit.Exec(ctx, b); err != nil {
+		return fmt.Errorf("router: queue reply: %w", err)
+	}
+	return nil
 }
 
 // announceOutbound moves the conversation up the lists and tells its agent

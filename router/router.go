@@ -117,8 +117,8 @@ func (r *Router) Run(ctx context.Context) error {
 		return err
 	}
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return r.consume(ctx, r.k.dispatch(), "dispatch", 30*time.Second, r.handleDispatch) })
-	g.Go(func() error { return r.consume(ctx, r.k.outbox(), "outbox", 2*time.Minute, r.handleOutbox) })
+	g.Go(func() error { return r.consume(ctx, r.k.dispatch(), "dispatch", 30*time.Second, nil, r.handleDispatch) })
+	g.Go(func() error { return r.consume(ctx, r.k.outbox(), "outbox", 2*time.Minute, outboxKey, r.handleOutbox) })
 	g.Go(func() error { return r.every(ctx, time.Second, r.queueTick) })
 	g.Go(func() error { return r.every(ctx, 500*time.Millisecond, r.retryTick) })
 	g.Go(func() error { return r.every(ctx, 15*time.Second, r.repairTick) })

@@ -18,11 +18,7 @@ func (s *Server) listConversations(c *fiber.Ctx) error {
 			return fmt.Errorf("%w: limit must be 1–200", errBadInput)
 		}
 	}
-	if v := c.Query("before"); v != "" {
-		if f.Before, err = strconv.ParseInt(v, 10, 64); err != nil || f.Before < 0 {
-			return fmt.Errorf("%w: before must be a cursor from next_before", errBadInput)
-		}
-	}
+	f.Before = c.Query("before")
 	page, err := s.Router.Conversations(c.UserContext(), agentOf(c), f)
 	if err != nil {
 		return err

@@ -1,6 +1,9 @@
 package server
 
 import (
+	"context"
+	"time"
+
 	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
@@ -27,7 +30,7 @@ func (s *Server) routes() {
 		}
 	}
 
-	api := a.Group("/api/v1")
+	api := a.Group("/api/v1", s.timeout)
 	api.Post("/auth/login", s.login)
 	api.Get("/inbox/ws", s.agentSocketAuth, websocket.New(s.agentSocket, s.wsConfig()))
 	auth := api.Group("", s.authenticate)
@@ -61,10 +64,23 @@ func (s *Server) recoverPanics(c *fiber.Ctx) (err error) {
 	return c.Next()
 }
 
+// timeout bounds an API request's work.
+func (s *Server) timeout(c *fiber.Ctx) error {
+	if websocket.IsWebSocketUpgrade(c) {
+		return c.Next() // a socket lives as long as its client
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), s.opts.HandlerTimeout)
+	defer cancel()
+	c.SetUserContext(ctx)
+	return c.Next()
+}
+
 func (s *Server) healthz(c *fiber.Ctx) error { return c.SendString("ok") }
 
 func (s *Server) readyz(c *fiber.Ctx) error {
-	if err := s.Redis.Ping(c.UserContext()).Err(); err != nil {
+	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+	defer cancel()
+	if err := s.Redis.Ping(ctx).Err(); err != nil {
 		return c.Status(fiber.StatusServiceUnavailable).SendString("redis unreachable")
 	}
 	return c.SendString("ready")

@@ -337,9 +337,6 @@ func TestLoginRateLimit(t *testing.T) {
 // A reply refused because the conversation is closed must leave Redis as
 // it was, like every other refusal.
 func TestReplyToClosedChangesNothing(t *testing.T) {
-	t.Skip("known router bug: Reply pipelines its outbox XADD before append_outbound.lua has said " +
-		"the conversation is closed, so a 409 still adds an (inert) outbox entry; unskip once router/reply.go " +
-		"queues the entry only for code 1")
 	t.Parallel()
 	s := newStack(t)
 	sup := s.login(agentSup.Email)

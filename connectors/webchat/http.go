@@ -191,6 +191,9 @@ func (c *Connector) list(ctx context.Context, r *connectors.Request) (*connector
 	}
 	evs, err := c.hub.Read(ctx, c.topic(s.ID, visitor), after, 200)
 	if err != nil {
+		if strings.Contains(err.Error(), "ERR") { // Redis refused the id
+			return nil, connectors.Refuse(http.StatusBadRequest, "after is not an event id")
+		}
 		return nil, err
 	}
 	items := make([]visitorEvent, 0, len(evs))

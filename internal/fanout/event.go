@@ -3,6 +3,7 @@ package fanout
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -78,7 +79,10 @@ func After(a, b string) bool {
 }
 
 // ValidID reports whether s is a stream id a client may resume from.
+//
+// The largest id is refused: Redis cannot read after it (an exclusive
+// range from it is an error), and no event ever has it.
 func ValidID(s string) bool {
-	_, ok := parseID(s)
-	return ok && !bytes.ContainsAny([]byte(s), " \n")
+	id, ok := parseID(s)
+	return ok && !bytes.ContainsAny([]byte(s), " \n") && !(id.ms == math.MaxUint64 && id.seq == math.MaxUint64)
 }
