@@ -44,6 +44,12 @@ func (r *Router) handleDispatch(ctx context.Context, m redis.XMessage) error {
 // ticket number, then assigns it or queues it.
 func (r *Router) route(ctx context.Context, id, kind string, v map[string]any) error {
 	conv, err := r.load(ctx, id)
+	for wait := 10 * time.Millisecond; errors.Is(err, ErrNotFound) && kind == "new" && wait < time.Second; wait *= 2 {
+		// On Redis Cluster the entry can arrive before the conversation it
+		// names (another node, same pipeline): give it a moment.
+		time.Sleep(wait)
+		conv, err = r.load(ctx, id)
+	}
 	if err != nil {
 		return err
 	}

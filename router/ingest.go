@@ -25,10 +25,10 @@ const (
 
 // Ingest stores an inbound message: deduplicated, attached to its
 // customer and conversation, queued for dispatch when the conversation is
-// new. It returns once Redis holds the message: two round trips, and a
-// third for a new or reopened conversation. Telling the agent about a
-// message in an ongoing conversation is handed to the group commit and
-// does not hold up the return.
+// new. It returns once Redis holds the message: two round trips (a
+// reopened conversation's return to dispatch adds one). Telling the agent
+// about a message in an ongoing conversation is handed to the group commit
+// and does not hold up the return.
 func (r *Router) Ingest(ctx context.Context, m *connectors.Message) (connectors.Accepted, error) {
 	if err := validInbound(m); err != nil {
 		return connectors.Accepted{}, err
@@ -60,9 +60,11 @@ func (r *Router) Ingest(ctx context.Context, m *connectors.Message) (connectors.
 			return connectors.Accepted{}, fmt.Errorf("router: ingest identity: bad record %q", res[1])
 		}
 		cust, conv, msg := parts[0], parts[1], parts[2]
+		newConv := parts[3][1] == '1'
 
-		// Round trip 2, on the conversation's slot.
-		out, err := r.appendInbound(ctx, m, now, tag, cust, conv, msg)
+		// Round trip 2: the conversation's slot, pipelined with the
+		// customer, list and dispatch writes of a new conversation.
+		out, err := r.appendInbound(ctx, m, now, tag, cust, conv, msg, newConv)
 		if err != nil {
 			return connectors.Accepted{}, err
 		}
@@ -80,12 +82,13 @@ func (r *Router) Ingest(ctx context.Context, m *connectors.Message) (connectors.
 		}
 		r.metrics.ingested.WithLabelValues(string(m.Channel)).Inc()
 		switch {
-		case out.created:
-			// Round trip 3, only for a new conversation, and only once it
-			// exists: customer, lists, dispatch.
-			if err := r.openConversation(ctx, m, now, cust, conv); err != nil {
-				return connectors.Accepted{}, err
+		case out.created && !newConv:
+			// The conversation's first message died between the round trips
+			// and was never retried: this one created it, so record it now.
+			if err := r.commit.Exec(ctx, r.openConversation(ctx, m, now, cust, conv, nil)); err != nil {
+				return connectors.Accepted{}, fmt.Errorf("router: open conversation: %w", err)
 			}
+		case out.created:
 		case out.reopened:
 			if err := r.commit.Exec(ctx, r.announceInbound(ctx, m, now, conv, msg, out)); err != nil {
 				return connectors.Accepted{}, fmt.Errorf("router: reopen: %w", err)
@@ -109,7 +112,7 @@ type appended struct {
 	before            string // status before the message
 }
 
-func (r *Router) appendInbound(ctx context.Context, m *connectors.Message, now time.Time, tag, cust, conv, msg string) (appended, error) {
+func (r *Router) appendInbound(ctx context.Context, m *connectors.Message, now time.Time, tag, cust, conv, msg string, newConv bool) (appended, error) {
 	ts := ms(now)
 	name := displayName(m.From)
 	var att, fields string
@@ -131,6 +134,9 @@ func (r *Router) appendInbound(ctx context.Context, m *connectors.Message, now t
 		msg, m.ExternalID, ts, cust, string(m.Channel), m.Account, m.From.String(), tag, name,
 		preview(m.Text), string(m.Kind), m.Text, att, fields, string(m.Raw), m.ExternalID,
 		fanout.Encode("", "message.new", live))
+	if newConv {
+		r.openConversation(ctx, m, now, cust, conv, b)
+	}
 	if err := r.commit.Exec(ctx, b); err != nil {
 		return appended{}, fmt.Errorf("router: append: %w", err)
 	}
@@ -144,12 +150,17 @@ func (r *Router) appendInbound(ctx context.Context, m *connectors.Message, now t
 	}, nil
 }
 
-// openConversation records a new conversation with its customer and in
-// the lists, and queues it for dispatch. Every write is idempotent, so a
-// replay is harmless.
-func (r *Router) openConversation(ctx context.Context, m *connectors.Message, now time.Time, cust, conv string) error {
+// openConversation adds to b (a new batch when nil) the writes that record
+// a new conversation with its customer and in the lists, and queue it for
+// dispatch. Every write is idempotent, so a replay is harmless. Queued
+// after the append in one pipeline, the dispatch entry follows the
+// conversation on a single Redis; on a cluster it may arrive first, and
+// dispatch waits for it (route).
+func (r *Router) openConversation(ctx context.Context, m *connectors.Message, now time.Time, cust, conv string, b *rdb.Batch) *rdb.Batch {
 	ts := ms(now)
-	b := rdb.NewBatch(r.rdb)
+	if b == nil {
+		b = rdb.NewBatch(r.rdb)
+	}
 	p := b.Pipe()
 	ck := r.k.customer(cust)
 	p.HSetNX(ctx, ck, "id", cust)
@@ -164,10 +175,7 @@ func (r *Router) openConversation(ctx context.Context, m *connectors.Message, no
 	p.XAdd(ctx, &redis.XAddArgs{Stream: r.k.dispatch(), MaxLen: 100000, Approx: true, Values: []any{
 		"conv", conv, "kind", "new", "customer", cust, "text", truncate(m.Text, 2000), "asset", m.Fields["asset"], "at", ts,
 	}})
-	if err := r.commit.Exec(ctx, b); err != nil {
-		return fmt.Errorf("router: open conversation: %w", err)
-	}
-	return nil
+	return b
 }
 
 // announceInbound builds the batch that updates the list indexes and tells
