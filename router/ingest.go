@@ -14,6 +14,7 @@ import (
 	"switchboard/internal/fanout"
 	"switchboard/internal/rdb"
 	"switchboard/session"
+	"switchboard/tickets"
 )
 
 // Limits on what one inbound message may carry.
@@ -60,7 +61,9 @@ func (r *Router) Ingest(ctx context.Context, m *connectors.Message) (connectors.
 			return connectors.Accepted{}, fmt.Errorf("router: ingest identity: bad record %q", res[1])
 		}
 		cust, conv, msg := parts[0], parts[1], parts[2]
-		newConv := parts[3][1] == '1'
+		// The new-conversation writes ride with the first delivery only; a
+		// replay that finds the conversation missing records it below.
+		newConv := parts[3][1] == '1' && res[0].(int64) == 0
 
 		// Round trip 2: the conversation's slot, pipelined with the
 		// customer, list and dispatch writes of a new conversation.
@@ -78,6 +81,15 @@ func (r *Router) Ingest(ctx context.Context, m *connectors.Message) (connectors.
 		acc := connectors.Accepted{MessageID: msg, ConversationID: conv, CustomerID: cust, Duplicate: out.code == 0}
 		if acc.Duplicate {
 			r.metrics.duplicates.WithLabelValues(string(m.Channel)).Inc()
+			if tickets.Status(out.status).Active() {
+				// The first attempt may have died after storing the message
+				// but before its dispatch step (a reopen): dispatch is
+				// idempotent, so ask it to look again.
+				b := rdb.NewBatch(r.rdb)
+				b.Pipe().XAdd(ctx, &redis.XAddArgs{Stream: r.k.dispatch(), MaxLen: 100000, Approx: true,
+					Values: []any{"conv", conv, "kind", "repair"}})
+				r.commit.Go(b, func(err error) { r.log.Warn("router: repair after duplicate", "err", err) })
+			}
 			return acc, nil
 		}
 		r.metrics.ingested.WithLabelValues(string(m.Channel)).Inc()
@@ -242,8 +254,8 @@ func displayName(id connectors.Identity) string {
 		return id.Name
 	}
 	v := id.Value
-	if id.Type == "visitor" && len(v) > 4 {
-		return "访客 Visitor " + v[:4]
+	if id.Type == "visitor" && len(v) > 6 {
+		return "访客 " + v[len(v)-6:] // "visitor" in Chinese, and a short tag to tell visitors apart
 	}
 	return v
 }

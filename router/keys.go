@@ -62,8 +62,9 @@ func (k keys) convMessages(id string) string { return k.p + "{c:" + id + "}:msgs
 // appends once. No TTL.
 func (k keys) convExternal(id string) string { return k.p + "{c:" + id + "}:ext" }
 
-// convDelivery maps outbound message ids to their delivery state (JSON).
-// No TTL.
+// convDelivery holds the delivery state of outbound messages as plain
+// fields: <msg> (queued, sending, sent, failed), <msg>:err, :code, :at,
+// :attempts, :ext and :lease. No TTL.
 func (k keys) convDelivery(id string) string { return k.p + "{c:" + id + "}:delivery" }
 
 // convIdem maps a client's idempotency key to the message it created.
@@ -91,7 +92,8 @@ func (k keys) dispatch() string { return k.p + "{d}:dispatch" }
 // priority, then age. No TTL.
 func (k keys) queue(team string) string { return k.p + "{d}:queue:" + team }
 
-// queueMeta describes each waiting conversation: "team|priority|skills|enqueued". No TTL.
+// queueMeta describes each waiting conversation:
+// "team|rank|skills|enqueued ms|overflow team". No TTL.
 func (k keys) queueMeta() string { return k.p + "{d}:qmeta" }
 
 // overflow orders waiting conversations by the time they overflow to

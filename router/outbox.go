@@ -129,8 +129,9 @@ func (r *Router) finishSend(ctx context.Context, it outItem, rcpt *connectors.Re
 	return nil
 }
 
-// backoff is the wait before attempt n+1: 1 s, 2 s, 4 s … up to 5
-// minutes, with jitter so retries from many sends spread out.
+// backoff is the wait before attempt n+1: 1 s, 2 s, 4 s …, doubling
+// (at most 5 minutes), with jitter so retries from many sends spread
+// out. With maxAttempts 8 the last wait is 32–64 s.
 func backoff(n int) time.Duration {
 	d := time.Second << min(n, 9)
 	d = min(d, 5*time.Minute)

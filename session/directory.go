@@ -39,6 +39,9 @@ type Directory struct {
 
 // NewDirectory returns the directory under prefix.
 func NewDirectory(c redis.UniversalClient, prefix string, log *slog.Logger) *Directory {
+	if log == nil {
+		log = slog.Default()
+	}
 	return &Directory{rdb: c, k: Keys{prefix}, log: log, refresh: 2 * time.Second}
 }
 

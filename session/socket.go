@@ -200,7 +200,7 @@ func (s *Sockets) Serve(ctx context.Context, a Agent, c Conn, lastAgent, lastInb
 		}
 	}
 	cancel(nil)
-	if cause := context.Cause(ctx); errors.Is(cause, ErrSlowClient) {
+	if cause := context.Cause(ctx); errors.Is(cause, ErrSlowClient) && s.Log != nil {
 		s.Log.Info("agent socket closed: client too slow", "agent", a.ID)
 	}
 	return nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -15,6 +16,7 @@ import (
 // message from o.senders goroutines, for o.duration.
 func ceiling(ctx context.Context, c *redis.Client, o options) (result, error) {
 	var seq atomic.Int64
+	seq.Store(time.Now().UnixNano()) // fresh dedup keys every run
 	payload := `{"conversation_id":"c","message":{"id":"m","direction":"in","kind":"text","text":"你好，我的订单还没有到，请帮我查一下"}}`
 	one := func(ctx context.Context) error {
 		n := seq.Add(1)
@@ -33,6 +35,9 @@ func ceiling(ctx context.Context, c *redis.Client, o options) (result, error) {
 		p.Publish(ctx, "bench:{a:"+strconv.FormatInt(v%int64(o.agents), 10)+"}:events", payload)
 		p.Publish(ctx, conv+":live", payload)
 		_, err := p.Exec(ctx)
+		if errors.Is(err, redis.Nil) {
+			err = nil // SET NX found the key: a normal dedup answer
+		}
 		return err
 	}
 	return drive(ctx, "ceiling", c, o, func(ctx context.Context, _ int) (time.Duration, error) {
@@ -62,6 +67,7 @@ func drive(ctx context.Context, kind string, c *redis.Client, o options,
 			defer wg.Done()
 			var acks []time.Duration
 			n, errs := 0, 0
+			var firstErr error
 			for !stop.Load() {
 				m := measuring.Load()
 				d, err := send(ctx, w)
@@ -70,6 +76,9 @@ func drive(ctx context.Context, kind string, c *redis.Client, o options,
 				}
 				if err != nil {
 					errs++
+					if firstErr == nil {
+						firstErr = err
+					}
 					continue
 				}
 				n++
@@ -79,6 +88,9 @@ func drive(ctx context.Context, kind string, c *redis.Client, o options,
 			res.msgs += n
 			res.errors += errs
 			res.ack = append(res.ack, acks...)
+			if res.firstErr == nil {
+				res.firstErr = firstErr
+			}
 			mu.Unlock()
 		}(w)
 	}
@@ -109,7 +121,7 @@ func drive(ctx context.Context, kind string, c *redis.Client, o options,
 		h.finish(&res)
 	}
 	if res.msgs == 0 {
-		return res, fmt.Errorf("%s: no message got through (%d errors)", kind, res.errors)
+		return res, fmt.Errorf("%s: no message got through (%d errors; first: %v)", kind, res.errors, res.firstErr)
 	}
 	return res, nil
 }

@@ -21,6 +21,7 @@ type result struct {
 	reads     int64           // Redis read events (round trips)
 	commands  int64
 	errors    int
+	firstErr  error
 }
 
 func (r result) rate() float64 {

@@ -17,7 +17,8 @@ local created, reopened = 0, 0
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('HSET', KEYS[1], 'id', string.match(KEYS[1], '{c:(.-)}'), 'customer_id', ARGV[4],
     'channel', ARGV[5], 'account', ARGV[6], 'identity', ARGV[7], 'itag', ARGV[8],
-    'name', ARGV[9], 'status', 'new', 'priority', 'normal', 'created_at', ARGV[3], 'msg_count', 0)
+    'name', ARGV[9], 'status', 'new', 'priority', 'normal', 'created_at', ARGV[3], 'msg_count', 0,
+    'subject', ARGV[10])
   redis.call('XADD', KEYS[4], '*', 'at', ARGV[3], 'actor', 'customer', 'field', 'created', 'to', 'new')
   created = 1
 end

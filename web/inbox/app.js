@@ -65,7 +65,8 @@
     msgs: [], msgById: new Map(), msgEls: new Map(), threadSeq: 0, threadLoading: false,
     pendingDelivery: new Map(), seen: new Set(), fetching: new Set(),
     unread: new Set(),
-    agents: [], teams: [], agentsAt: 0,
+    agents: [], teams: [], agentsAt: 0, agentsAsked: 0, agentsReq: null, agentsAgain: false, agentsTimer: 0, ticketSeq: 0,
+    catchUp: null, catchUpAgain: false, catchUpAfterLoad: false, ticketTimer: 0,
     customer: null, customerLoading: false, customerSeq: 0, ticket: null,
     noteMode: false, sending: false, draftKey: null, draftSig: null,
     lastIds: { agent: "", inbox: "" },
@@ -176,6 +177,11 @@
       el.textContent = rel(el.dataset.ts);
       el.title = full(el.dataset.ts);
     }
+    const sla = $("ticket-sla");
+    if (sla && S.ticket) {
+      const nb = slaBox(S.ticket);
+      if (nb) sla.replaceWith(nb);
+    }
   }
 
   // ---------- labels
@@ -194,10 +200,30 @@
     const tm = S.teams.find((x) => x.id === id);
     return tm ? tm.name || id : id || "";
   }
+  // actorName names who made a change: an agent, or "system"/"customer".
+  function actorName(id) {
+    if (id === "system" || id === "customer") return t("actor." + id);
+    return agentName(id);
+  }
   function msgBody(m) {
+    if (m.direction === "system") return systemText(m);
     if (m.text) return m.text;
     if (!m.kind || m.kind === "text") return "";
     return tOr("kind." + m.kind, "") || t("kind.other", { kind: m.kind });
+  }
+  // systemText turns a system message (kind event; its meaning is in
+  // fields, e.g. {"event":"assigned","from":"li","to":"wang"}) into a line.
+  function systemText(m) {
+    const f = m.fields && typeof m.fields === "object" ? m.fields : {};
+    const ev = typeof f.event === "string" ? f.event : "";
+    if (ev === "assigned") {
+      const from = f.from || "", to = f.to || "";
+      if (!to) return t("sys.returned");
+      if (!from) return t("sys.assigned", { to: agentName(to) });
+      return t("sys.transferred", { from: agentName(from), to: agentName(to) });
+    }
+    if (m.text) return m.text;
+    return ev ? t("sys.event", { event: ev }) : t("sys.eventPlain");
   }
 
   // ---------- login / logout
@@ -242,6 +268,11 @@
 
   function resetState() {
     disconnect();
+    clearTimeout(S.agentsTimer);
+    clearTimeout(S.ticketTimer);
+    S.agentsTimer = S.ticketTimer = 0;
+    S.agentsAgain = S.catchUpAgain = S.catchUpAfterLoad = false;
+    S.ticketSeq++;
     Object.assign(S, {
       token: "", me: null, presence: null, convs: [], byId: new Map(), nextBefore: null,
       cursor: null, openId: null, open: null, msgs: [], msgById: new Map(), msgEls: new Map(),
@@ -294,14 +325,50 @@
     }
   }
 
-  async function loadAgents() {
-    try {
-      const r = await api("GET", "/agents");
-      S.agents = Array.isArray(r && r.items) ? r.items : [];
-      S.agentsAt = Date.now();
-      renderHeader();
-      renderList();
-    } catch (e) { showError(e); }
+  // loadAgents fetches the agents with their presence (for names and the
+  // transfer picker). Calls while a fetch is running share it, and one
+  // more fetch follows it, since the running one may predate the change
+  // that asked for a refresh.
+  function loadAgents() {
+    if (S.agentsReq) { S.agentsAgain = true; return S.agentsReq; }
+    const tok = S.token;
+    S.agentsAgain = false;
+    S.agentsAsked = Date.now();
+    S.agentsReq = (async () => {
+      try {
+        const r = await api("GET", "/agents");
+        if (S.token !== tok) return;
+        S.agents = Array.isArray(r && r.items) ? r.items : [];
+        S.agentsAt = Date.now();
+        renderHeader();
+        renderList();
+        refreshSystemTexts();
+      } catch (e) { if (S.token === tok) showError(e); }
+    })().finally(() => {
+      S.agentsReq = null;
+      if (S.agentsAgain && S.token && S.token === tok) loadAgents();
+    });
+    return S.agentsReq;
+  }
+  // agentsSoon refreshes the agents after conversation events: at most
+  // once per 5 s, the last one trailing so the picker ends up current.
+  function agentsSoon() {
+    if (S.agentsTimer || !S.token) return;
+    const wait = Math.max(0, S.agentsAsked + 5000 - Date.now());
+    S.agentsTimer = setTimeout(() => {
+      S.agentsTimer = 0;
+      if (S.token) loadAgents();
+    }, wait);
+  }
+  // ownPresence records the logged-in agent's presence, also in the
+  // agents list, so the picker shows it at once.
+  function ownPresence(p) {
+    if (!p || typeof p !== "object" || !p.status) return;
+    S.presence = p;
+    const a = S.me && S.agents.find((x) => x && x.id === S.me.id);
+    if (a) a.presence = Object.assign({}, a.presence, p);
+    renderTop();
+    renderHeader();
   }
   async function loadTeams() {
     try {
@@ -370,8 +437,8 @@
       timeEl("conversation-time", c.last_message_at || c.created_at)),
     h("div", { class: "conversation-preview" }, c.preview || ""),
     h("div", { class: "ci-bottom" },
-      statusPill(c.status), pr,
       c.ticket_id ? h("span", { class: "ci-ticket" }, "#" + c.ticket_id) : null,
+      statusPill(c.status), pr,
       h("span", { class: "ci-assignee" + (c.assignee ? "" : " none") },
         c.assignee ? agentName(c.assignee) : t("list.unassigned"))));
   }
@@ -402,6 +469,8 @@
     opts = opts || {};
     const prev = S.byId.get(c.id);
     const merged = Object.assign({}, prev || {}, c);
+    if (S.ticket) ticketSoon(c.id);
+    patchCustomer(merged);
     if (S.open && S.open.id === c.id) {
       S.open = Object.assign({}, S.open, c);
       renderHeader();
@@ -424,6 +493,27 @@
     }
     S.byId.set(c.id, merged);
     renderList();
+  }
+
+  // patchCustomer keeps the customer panel's copy of a conversation and
+  // its ticket in step with the list (status, preview, time).
+  function patchCustomer(c) {
+    const cu = S.customer;
+    if (!cu || (c.customer_id && cu.id && c.customer_id !== cu.id)) return;
+    let changed = false;
+    const cv = Array.isArray(cu.conversations) && cu.conversations.find((x) => x && x.id === c.id);
+    if (cv) {
+      for (const k of ["status", "preview", "last_message_at", "assignee", "priority"]) {
+        if (c[k] !== undefined && cv[k] !== c[k]) { cv[k] = c[k]; changed = true; }
+      }
+    }
+    const tk = c.ticket_id && Array.isArray(cu.tickets) &&
+      cu.tickets.find((x) => x && (x.conversation_id === c.id || String(x.number || x.id) === String(c.ticket_id)));
+    if (tk) {
+      if (c.status && tk.status !== c.status) { tk.status = c.status; changed = true; }
+      if (c.preview && tk.subject !== c.preview) { tk.subject = c.preview; changed = true; }
+    }
+    if (changed) renderCustomer();
   }
 
   async function fetchConv(id, opts) {
@@ -466,7 +556,9 @@
     S.msgEls = new Map();
     S.pendingDelivery = new Map();
     S.threadLoading = true;
+    S.catchUpAfterLoad = false;
     S.ticket = null;
+    S.ticketSeq++;
     S.draftKey = S.draftSig = null;
     document.body.classList.remove("show-customer");
     sendWatch();
@@ -525,6 +617,7 @@
     S.pendingDelivery.clear();
     S.threadLoading = false;
     renderThread();
+    if (S.catchUpAfterLoad) { S.catchUpAfterLoad = false; catchUpThread(); }
   }
 
   function msgClass(m) {
@@ -549,7 +642,8 @@
   function msgEl(m) {
     const cls = msgClass(m);
     if (cls === "message-system") {
-      return h("div", { class: "message message-system", data: { id: m.id } },
+      const by = m.author ? t("sys.by", { name: actorName(m.author) }) : null;
+      return h("div", { class: "message message-system", data: { id: m.id }, title: by },
         h("span", { class: "message-text" }, msgBody(m)), " · ", timeEl("message-time", m.created_at));
     }
     let who;
@@ -612,15 +706,70 @@
       if (newerDelivery(pd, m.delivery)) m.delivery = pd;
       S.pendingDelivery.delete(m.id);
     }
-    S.msgs.push(m);
+    // Usually the newest; a line fetched late (a system message) goes
+    // where its time puts it.
+    const at = Date.parse(m.created_at);
+    let pos = S.msgs.length;
+    if (!isNaN(at)) while (pos > 0 && Date.parse(S.msgs[pos - 1].created_at) > at) pos--;
+    const next = S.msgs[pos];
+    S.msgs.splice(pos, 0, m);
     S.msgById.set(m.id, m);
     if (S.threadLoading) return;
     const near = box.scrollHeight - box.scrollTop - box.clientHeight < 120;
     if (S.msgs.length === 1) { renderThread(); return; }
     const el = msgEl(m);
     S.msgEls.set(m.id, el);
-    box.append(el);
+    const before = next && S.msgEls.get(next.id);
+    if (before) box.insertBefore(el, before);
+    else box.append(el);
     if (near || m.direction === "out" || m.direction === "note") box.scrollTop = box.scrollHeight;
+  }
+
+  // catchUpThread fetches the messages of the open thread after the last
+  // one that has a cursor (those from the socket have none) and adds the
+  // ones not shown yet. Calls while one runs make it run once more.
+  function catchUpThread() {
+    if (!S.openId) return;
+    if (S.catchUp) { S.catchUpAgain = true; return; }
+    const id = S.openId, seq = S.threadSeq;
+    S.catchUpAgain = false;
+    S.catchUp = (async () => {
+      if (S.threadLoading) { S.catchUpAfterLoad = true; return; } // after the full load
+      let after = "";
+      for (let i = S.msgs.length - 1; i >= 0; i--) if (S.msgs[i].cursor) { after = S.msgs[i].cursor; break; }
+      const q = new URLSearchParams({ limit: "500" });
+      if (after) q.set("after", after);
+      try {
+        const r = await api("GET", "/conversations/" + enc(id) + "/messages?" + q.toString());
+        if (seq !== S.threadSeq || id !== S.openId) return;
+        for (const m of (r && Array.isArray(r.items) ? r.items : [])) {
+          if (!m || !m.id) continue;
+          const have = S.msgById.get(m.id);
+          if (have) { if (!have.cursor && m.cursor) have.cursor = m.cursor; continue; }
+          addMessage(id, m);
+        }
+      } catch (e) {
+        if (e.status !== 404 && e.status !== 403) showError(e);
+      }
+    })().finally(() => {
+      S.catchUp = null;
+      if (S.catchUpAgain && S.openId === id && S.threadSeq === seq) catchUpThread();
+    });
+  }
+
+  // refreshSystemTexts re-words the system lines in place (agent names
+  // may arrive after the thread).
+  function refreshSystemTexts() {
+    for (const m of S.msgs) {
+      if (m.direction !== "system") continue;
+      const el = S.msgEls.get(m.id);
+      const tx = el && el.querySelector(".message-text");
+      if (tx) {
+        const s = msgBody(m);
+        if (tx.textContent !== s) tx.textContent = s;
+      }
+      if (el && m.author) el.title = t("sys.by", { name: actorName(m.author) });
+    }
   }
 
   function setDelivery(id, d) {
@@ -663,20 +812,33 @@
     st.value = c.status || "";
 
     const ag = $("transfer-agent");
+    const agentOpts = [];
+    const seen = new Set();
+    for (const a of S.agents) {
+      if (!a || !a.id || seen.has(a.id)) continue;
+      seen.add(a.id);
+      const p = a.presence || {};
+      const ps = p.status || "offline";
+      let label = (a.name || a.email || a.id) + " · " + tOr("presence." + ps, ps);
+      if (p.capacity != null) label += " " + t("ctl.load", { load: p.load || 0, capacity: p.capacity });
+      agentOpts.push({ value: a.id, label, presence: token(ps) });
+    }
+    if (c.assignee && !seen.has(c.assignee)) agentOpts.push({ value: c.assignee, label: agentName(c.assignee), presence: "" });
     if (force || document.activeElement !== ag) {
       const opts = [h("option", { value: "", disabled: true }, t("ctl.noAgent"))];
-      const seen = new Set();
-      for (const a of S.agents) {
-        if (!a || !a.id) continue;
-        seen.add(a.id);
-        const p = a.presence || {};
-        let label = (a.name || a.email || a.id) + " · " + tOr("presence." + p.status, p.status || "offline");
-        if (p.capacity != null) label += " " + t("ctl.load", { load: p.load || 0, capacity: p.capacity });
-        opts.push(h("option", { value: a.id, data: { presence: token(p.status) } }, label));
-      }
-      if (c.assignee && !seen.has(c.assignee)) opts.push(h("option", { value: c.assignee }, agentName(c.assignee)));
+      for (const o of agentOpts) opts.push(h("option", { value: o.value, data: { presence: o.presence } }, o.label));
       ag.replaceChildren(...opts);
       ag.value = c.assignee || "";
+    } else {
+      // The picker is open: refresh the labels in place, leaving the
+      // options and the choice alone.
+      const byValue = new Map(agentOpts.map((o) => [o.value, o]));
+      for (const opt of ag.options) {
+        const o = byValue.get(opt.value);
+        if (!o) continue;
+        if (opt.textContent !== o.label) opt.textContent = o.label;
+        opt.dataset.presence = o.presence;
+      }
     }
 
     const tm = $("transfer-team");
@@ -696,6 +858,8 @@
     try {
       const c = await api("PATCH", "/conversations/" + enc(id), body);
       if (c && c.id) upsertConv(c);
+      if ("assignee" in body && S.openId === id) catchUpThread();
+      agentsSoon();
     } catch (e) {
       showError(e);
     } finally {
@@ -786,13 +950,26 @@
     }
   }
 
-  async function showTicket(id) {
+  async function showTicket(id, quiet) {
     if (!id) return;
-    document.body.classList.add("show-customer");
+    if (!quiet) document.body.classList.add("show-customer");
+    const seq = ++S.ticketSeq;
     try {
-      S.ticket = await api("GET", "/tickets/" + enc(id));
+      const tk = await api("GET", "/tickets/" + enc(id));
+      if (seq !== S.ticketSeq) return;
+      S.ticket = tk;
       renderCustomer();
-    } catch (e) { showError(e); }
+    } catch (e) { if (!quiet && seq === S.ticketSeq) showError(e); }
+  }
+  // ticketSoon refetches the shown ticket after a change of its
+  // conversation (status, assignee, a first reply), once per burst.
+  function ticketSoon(cid) {
+    const tk = S.ticket;
+    if (!tk || S.ticketTimer || (cid && tk.conversation_id && tk.conversation_id !== cid)) return;
+    S.ticketTimer = setTimeout(() => {
+      S.ticketTimer = 0;
+      if (S.ticket && S.token) showTicket(S.ticket.id || S.ticket.number, true);
+    }, 800);
   }
 
   function ticketLink(id, label) {
@@ -807,7 +984,7 @@
   }
 
   function histVal(field, v) {
-    if (!v) return "∅";
+    if (!v) return field === "assignee" ? t("thread.unassigned") : "∅";
     if (field === "status") return statusLabel(v);
     if (field === "priority") return tOr("priority." + v, v);
     if (field === "assignee") return agentName(v);
@@ -824,16 +1001,69 @@
       ["ticket.assignee", agentName(tk.assignee)],
       ["ticket.updated", full(tk.updated_at)],
     ];
+    const histLine = (x) => {
+      const actor = actorName(x.actor) || "—";
+      if (x.field === "created") return t("ticket.created", { actor });
+      if (x.field === "ticket") return t("ticket.numbered", { actor, number: x.to || "" });
+      return t("ticket.change", { actor, field: tOr("field." + x.field, x.field), from: histVal(x.field, x.from), to: histVal(x.field, x.to) });
+    };
     const hist = (Array.isArray(tk.history) ? tk.history : []).slice(-8).reverse().map((x) =>
-      h("li", { class: "hist" }, timeEl("hist-time", x.at), " ",
-        t("ticket.change", { actor: agentName(x.actor), field: tOr("field." + x.field, x.field), from: histVal(x.field, x.from), to: histVal(x.field, x.to) })));
+      h("li", { class: "hist" }, timeEl("hist-time", x.at), " ", histLine(x)));
     return h("section", { class: "cp-ticket" },
       h("div", { class: "cp-ticket-head" },
         h("h3", null, t("ticket.title", { number: tk.number || tk.id })),
         h("button", { type: "button", class: "btn-link", id: "ticket-close" }, t("ticket.close"))),
+      slaBox(tk),
       h("dl", { class: "kv" }, ...rows.filter((r) => r[1]).flatMap((r) => [h("dt", null, t(r[0])), h("dd", null, String(r[1]))])),
       hist.length ? h("h4", null, t("ticket.history")) : null,
       hist.length ? h("ul", { class: "cp-list" }, ...hist) : null);
+  }
+
+  // dur words a length of time: "10 分钟" / "10 min", "2 h 5 min", "3 d 4 h".
+  function dur(ms) {
+    const m = Math.floor(Math.abs(ms) / 60000);
+    if (m < 1) return t("dur.lt1");
+    if (m < 60) return t("dur.min", { m });
+    const hh = Math.floor(m / 60), mm = m % 60;
+    if (hh < 24) return mm ? t("dur.hm", { h: hh, m: mm }) : t("dur.h", { h: hh });
+    const d = Math.floor(hh / 24), rh = hh % 24;
+    return rh ? t("dur.dh", { d, h: rh }) : t("dur.d", { d });
+  }
+
+  // slaLine is one SLA target of a ticket: met (when, and whether late),
+  // or due in / overdue by, relative to now.
+  function slaLine(kind, dueTs, doneTs, stopped) {
+    const due = Date.parse(dueTs), done = Date.parse(doneTs);
+    if (isNaN(due)) return null;
+    const cap = kind === "first" ? "first" : "resolve";
+    let text, state;
+    if (!isNaN(done)) {
+      const late = done > due;
+      text = t("sla." + cap + (late ? "Late" : "Met"), { time: full(doneTs) });
+      state = late ? "late" : "met";
+    } else {
+      const left = due - Date.now();
+      if (left >= 0) {
+        text = t("sla." + cap + "Due", { d: dur(left) });
+        state = left < 10 * 60000 ? "soon" : "due";
+      } else {
+        text = t("sla." + cap + "Overdue", { d: dur(left) });
+        state = "overdue";
+      }
+      // A resolved or closed ticket no longer runs against the clock.
+      if (stopped) state = "stopped";
+    }
+    return h("li", { class: "sla-line", data: { sla: kind, state }, title: t("sla.dueAt", { time: full(dueTs) }) }, text);
+  }
+
+  function slaBox(tk) {
+    const stopped = tk.status === "resolved" || tk.status === "closed";
+    const lines = [
+      slaLine("first", tk.first_response_due, tk.first_response_at, stopped),
+      slaLine("resolve", tk.resolve_due, tk.resolved_at, stopped),
+    ].filter(Boolean);
+    if (!lines.length) return null;
+    return h("ul", { class: "sla", id: "ticket-sla", "aria-label": t("ticket.sla") }, ...lines);
   }
 
   function renderCustomer() {
@@ -901,7 +1131,8 @@
     ps.disabled = true;
     try {
       const p = await api("PUT", "/me/presence", { status });
-      S.presence = p && p.status ? p : Object.assign({}, S.presence, { status });
+      ownPresence(p && p.status ? p : Object.assign({}, S.presence, { status }));
+      loadAgents();
     } catch (e) { showError(e); }
     finally { ps.disabled = false; renderTop(); }
   }
@@ -1033,8 +1264,12 @@
     switch (ev.type) {
       case "hello":
         if (d.agent) S.me = d.agent;
-        if (d.presence) S.presence = d.presence;
+        if (d.presence) ownPresence(d.presence);
         renderTop();
+        break;
+      case "presence":
+        ownPresence(d);
+        loadAgents();
         break;
       case "resync":
         resync();
@@ -1049,14 +1284,22 @@
       case "conversation.assigned": {
         const c = d.conversation;
         const unread = ev.type === "conversation.assigned";
+        const cid = (c && c.id) || d.conversation_id;
+        // An assignment writes a system line into the transcript, which
+        // the socket does not carry: fetch what is new in the open thread.
+        if (cid && cid === S.openId) {
+          const changed = Array.isArray(d.changed) ? d.changed : null;
+          if (!changed || changed.includes("assignee") || !c || !S.open || c.assignee !== S.open.assignee) catchUpThread();
+        }
         if (c && c.id) upsertConv(c, { unread });
         else if (d.conversation_id) fetchConv(d.conversation_id, { unread });
+        agentsSoon();
         break;
       }
       case "call.screenpop": {
         const from = d.from || d.phone || (d.customer && d.customer.name) || "";
         const cust = (d.customer && d.customer.id) || d.customer_id;
-        showNotice(() => t("notice.call", { from }), cust ? () => { S.ticket = null; loadCustomer(cust); document.body.classList.add("show-customer"); } : null);
+        showNotice(() => t("notice.call", { from }), cust ? () => { S.ticket = null; S.ticketSeq++; loadCustomer(cust); document.body.classList.add("show-customer"); } : null);
         break;
       }
       case "sla.warning": {
@@ -1108,6 +1351,7 @@
   async function resync() {
     loadList(true, false);
     loadAgents();
+    if (S.ticket) ticketSoon();
     if (S.openId) {
       const seq = ++S.threadSeq;
       try {
@@ -1207,7 +1451,11 @@
     $("status-select").addEventListener("change", (e) => patchOpen({ status: e.target.value }, e.target));
     $("transfer-agent").addEventListener("change", (e) => { if (e.target.value) patchOpen({ assignee: e.target.value }, e.target); });
     $("transfer-team").addEventListener("change", (e) => { if (e.target.value) patchOpen({ team: e.target.value }, e.target); });
-    $("transfer-agent").addEventListener("focus", () => { if (Date.now() - S.agentsAt > 15000) loadAgents(); });
+    // Opening the transfer picker refreshes presence and load (a mouse
+    // press and the focus it brings count once).
+    const pickerOpened = () => { if (!S.agentsReq && Date.now() - S.agentsAsked > 1000) loadAgents(); };
+    $("transfer-agent").addEventListener("pointerdown", pickerOpened);
+    $("transfer-agent").addEventListener("focus", pickerOpened);
     $("take-button").addEventListener("click", (e) => { if (S.me) patchOpen({ assignee: S.me.id }, e.currentTarget); });
     $("th-ticket").addEventListener("click", (e) => {
       e.preventDefault();
@@ -1220,7 +1468,7 @@
       if (a) { e.preventDefault(); showTicket(a.dataset.ticket); return; }
       const cv = e.target.closest("[data-conv]");
       if (cv) { openConversation(cv.dataset.conv); return; }
-      if (e.target.closest("#ticket-close")) { S.ticket = null; renderCustomer(); }
+      if (e.target.closest("#ticket-close")) { S.ticket = null; S.ticketSeq++; renderCustomer(); }
       if (e.target.closest("#customer-close")) document.body.classList.remove("show-customer");
     });
     $("composer").addEventListener("submit", (e) => { e.preventDefault(); send(); });
