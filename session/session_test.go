@@ -18,6 +18,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"switchboard/internal/redistest"
+	"switchboard/internal/wsout"
 )
 
 // wait bounds every blocking step so a lost frame fails the test instead of
@@ -639,14 +640,14 @@ func (c *fakeConn) ReadMessage() (int, []byte, error) {
 	}
 	select {
 	case m := <-c.in:
-		return textFrame, m, nil
+		return wsout.TextMessage, m, nil
 	case <-c.closed:
 		return 0, nil, errClosed
 	}
 }
 
 func (c *fakeConn) WriteMessage(mt int, b []byte) error {
-	if mt != textFrame {
+	if mt != wsout.TextMessage {
 		c.badType.Add(1)
 	}
 	select {

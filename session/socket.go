@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"switchboard/internal/fanout"
+	"switchboard/internal/wsout"
 )
 
 // Conn is the part of a WebSocket connection the agent socket uses. Only
@@ -38,7 +39,6 @@ type clientFrame struct {
 const (
 	socketReadTimeout = 75 * time.Second // the client pings every 20 s
 	socketQueue       = 256
-	textFrame         = 1
 )
 
 // Sockets serves the agent socket.
@@ -54,7 +54,7 @@ type Sockets struct {
 
 // ErrSlowClient closes a socket whose client does not keep up; it
 // reconnects and resumes from its last event ids.
-var ErrSlowClient = errors.New("session: client too slow; closing so it resumes")
+var ErrSlowClient = wsout.ErrSlowClient
 
 // Serve runs one agent socket until the client leaves or ctx ends.
 // lastAgent and lastInbox are the event ids the client saw last.
@@ -73,44 +73,18 @@ func (s *Sockets) Serve(ctx context.Context, a Agent, c Conn, lastAgent, lastInb
 	}
 	defer inboxSub.Close()
 
-	out := make(chan []byte, socketQueue)
+	w := wsout.Start(ctx, cancel, c, socketQueue)
+	defer w.Wait()
 	send := func(f Frame) bool {
 		b, err := json.Marshal(f)
 		if err != nil {
 			return true
 		}
-		select {
-		case out <- b:
-			return true
-		default:
-			cancel(ErrSlowClient)
-			return false
-		}
+		return w.Send(b)
 	}
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	defer c.Close()
-	wg.Add(2)
-	go func() { // a cancelled socket stops reading at once
-		defer wg.Done()
-		<-ctx.Done()
-		_ = c.Close()
-	}()
-	go func() { // the one writer
-		defer wg.Done()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case b := <-out:
-				if err := c.WriteMessage(textFrame, b); err != nil {
-					cancel(err)
-					return
-				}
-			}
-		}
-	}()
 	pump := func(stream string, sub *fanout.Sub) {
 		defer wg.Done()
 		for {

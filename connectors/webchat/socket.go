@@ -10,6 +10,7 @@ import (
 
 	"switchboard/connectors"
 	"switchboard/internal/fanout"
+	"switchboard/internal/wsout"
 )
 
 const (
@@ -60,44 +61,23 @@ func (c *Connector) acceptSocket(_ context.Context, r *connectors.Request) (*con
 func (c *Connector) socket(ctx context.Context, r *connectors.Request, conn connectors.Conn) error {
 	s := c.sites[r.Params["site"]]
 	visitor := r.Query.Get("visitor_id")
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	sub, err := c.hub.Subscribe(ctx, c.topic(s.ID, visitor), r.Query.Get("after"))
 	if err != nil {
 		return err
 	}
 	defer sub.Close()
 
-	out := make(chan []byte, socketQueue)
+	w := wsout.Start(ctx, cancel, conn, socketQueue)
+	defer w.Wait()
 	send := func(v any) bool {
 		b, _ := json.Marshal(v)
-		select {
-		case out <- b:
-			return true
-		default:
-			cancel() // too slow: the widget reconnects and resumes
-			return false
-		}
+		return w.Send(b) // too slow: the widget reconnects and resumes
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	defer conn.Close()
-	wg.Add(3)
-	go func() { defer wg.Done(); <-ctx.Done(); _ = conn.Close() }()
-	go func() { // the one writer
-		defer wg.Done()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case b := <-out:
-				if err := conn.WriteMessage(connectors.TextMessage, b); err != nil {
-					cancel()
-					return
-				}
-			}
-		}
-	}()
+	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		for {
@@ -148,7 +128,7 @@ func (c *Connector) socket(ctx context.Context, r *connectors.Request, conn conn
 	}
 	// The widget left: stop the writer and the pump now, or the deferred
 	// wg.Wait waits for them forever and the subscription is never closed.
-	cancel()
+	cancel(nil)
 	return nil
 }
 
