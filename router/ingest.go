@@ -136,7 +136,7 @@ func (r *Router) appendInbound(ctx context.Context, m *connectors.Message, now t
 		b, _ := json.Marshal(m.Fields)
 		fields = string(b)
 	}
-	live, _ := json.Marshal(map[string]any{"conversation_id": conv, "message": Message{
+	live, _ := json.Marshal(messageEvent{ConversationID: conv, Message: Message{
 		ID: msg, ConversationID: conv, Direction: In, Kind: m.Kind, Text: m.Text, CreatedAt: now.UTC(),
 		ExternalID: m.ExternalID, Attachments: m.Attachments, Fields: m.Fields,
 	}})
@@ -195,12 +195,12 @@ func (r *Router) openConversation(ctx context.Context, m *connectors.Message, no
 // everyone while it waits. A reopened conversation goes back to dispatch.
 func (r *Router) announceInbound(ctx context.Context, m *connectors.Message, now time.Time, conv, msg string, out appended) *rdb.Batch {
 	ts := float64(ms(now))
-	data, _ := json.Marshal(map[string]any{
-		"conversation_id": conv,
-		"message": Message{ID: msg, ConversationID: conv, Direction: In, Kind: m.Kind, Text: m.Text,
+	data, _ := json.Marshal(messageEvent{
+		ConversationID: conv,
+		Message: Message{ID: msg, ConversationID: conv, Direction: In, Kind: m.Kind, Text: m.Text,
 			CreatedAt: now.UTC(), Attachments: m.Attachments, Fields: m.Fields},
-		"conversation": map[string]any{"id": conv, "status": out.status, "assignee": out.assignee,
-			"preview": preview(m.Text), "last_message_at": now.UTC(), "channel": m.Channel},
+		Conversation: &summaryOfChange{ID: conv, Status: out.status, Assignee: out.assignee,
+			Preview: preview(m.Text), LastMessageAt: now.UTC(), Channel: m.Channel},
 	})
 	b := rdb.NewBatch(r.rdb)
 	p := b.Pipe()

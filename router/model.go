@@ -167,3 +167,21 @@ func preview(text string) string {
 	}
 	return string(r[:max-1]) + "…"
 }
+
+// messageEvent is the payload of message.new: the message, and for list
+// views a summary of its conversation.
+type messageEvent struct {
+	ConversationID string           `json:"conversation_id"`
+	Message        Message          `json:"message"`
+	Conversation   *summaryOfChange `json:"conversation,omitempty"`
+}
+
+// summaryOfChange is what a list row needs to move on a new message.
+type summaryOfChange struct {
+	ID            string             `json:"id"`
+	Status        string             `json:"status"`
+	Assignee      string             `json:"assignee"`
+	Preview       string             `json:"preview"`
+	LastMessageAt time.Time          `json:"last_message_at"`
+	Channel       connectors.Channel `json:"channel,omitempty"`
+}

@@ -64,7 +64,7 @@ func (r *Router) Reply(ctx context.Context, a session.Agent, id string, in Reply
 	if dir == Out {
 		msg.Delivery = &Delivery{Status: "queued", UpdatedAt: now.UTC()}
 	}
-	live, _ := json.Marshal(map[string]any{"conversation_id": id, "message": msg})
+	live, _ := json.Marshal(messageEvent{ConversationID: id, Message: msg})
 	ttl := int64(0)
 	idemKey := r.k.convIdem(id, "-")
 	if in.IdempotencyKey != "" {
@@ -131,9 +131,9 @@ func (r *Router) announceOutbound(ctx context.Context, conv Conversation, msg Me
 	p := b.Pipe()
 	p.ZAddXX(ctx, r.k.indexAll(), z)
 	p.ZAddXX(ctx, r.k.indexStatus(string(conv.Status)), z)
-	data, _ := json.Marshal(map[string]any{"conversation_id": conv.ID, "message": msg,
-		"conversation": map[string]any{"id": conv.ID, "preview": preview(msg.Text), "last_message_at": msg.CreatedAt,
-			"status": conv.Status, "assignee": conv.Assignee}})
+	data, _ := json.Marshal(messageEvent{ConversationID: conv.ID, Message: msg,
+		Conversation: &summaryOfChange{ID: conv.ID, Preview: preview(msg.Text), LastMessageAt: msg.CreatedAt,
+			Status: string(conv.Status), Assignee: conv.Assignee, Channel: conv.Channel}})
 	if conv.Assignee != "" {
 		p.ZAddXX(ctx, r.k.indexAgent(conv.Assignee), z)
 		r.events.QueueToAgent(ctx, b, conv.Assignee, session.EventMessageNew, data)

@@ -84,6 +84,12 @@ func (c *Connector) preflight(_ context.Context, r *connectors.Request) (*connec
 	return resp, nil
 }
 
+// accepted is the answer to a visitor's message.
+type accepted struct {
+	MessageID      string `json:"message_id"`
+	ConversationID string `json:"conversation_id"`
+}
+
 // postBody is what a visitor sends.
 type postBody struct {
 	VisitorID string `json:"visitor_id"`
@@ -110,8 +116,7 @@ func (c *Connector) post(ctx context.Context, r *connectors.Request) (*connector
 	if err != nil {
 		return nil, err
 	}
-	return cors(r, jsonResponse(http.StatusAccepted, map[string]string{
-		"message_id": acc.MessageID, "conversation_id": acc.ConversationID})), nil
+	return cors(r, jsonResponse(http.StatusAccepted, accepted{MessageID: acc.MessageID, ConversationID: acc.ConversationID})), nil
 }
 
 func decodeJSON(body []byte, v any) error {
