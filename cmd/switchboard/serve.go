@@ -112,9 +112,16 @@ func serve(ctx context.Context, cfg *config.Config) error {
 // embedded Redis, which is for demos.
 func demoBanner(cfg *config.Config) {
 	fmt.Fprintf(os.Stderr, "\n  Switchboard demo — nothing is kept after a restart\n  Inbox:   %s/\n", cfg.PublicURL)
-	for name := range cfg.Channels {
-		if name == string(connectors.WebChat) {
-			fmt.Fprintf(os.Stderr, "  Widget:  %s/webchat/<site>/demo (sites with demo: true)\n", cfg.PublicURL)
+	if node, ok := cfg.Channels[string(connectors.WebChat)]; ok {
+		var sites []struct {
+			ID   string `yaml:"id"`
+			Demo bool   `yaml:"demo"`
+		}
+		_ = node.Decode(&sites) // validated already by the connector
+		for _, s := range sites {
+			if s.Demo {
+				fmt.Fprintf(os.Stderr, "  Widget:  %s/webchat/%s/demo\n", cfg.PublicURL, s.ID)
+			}
 		}
 	}
 	for _, a := range cfg.Agents {
