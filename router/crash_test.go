@@ -161,3 +161,42 @@ func TestCustomerReplyReopensPending(t *testing.T) {
 		return len(p.Items) == 0 && len(o.Items) == 1
 	})
 }
+
+// Handing a resolved ticket to an agent records who has it but takes none
+// of their capacity: nothing would ever give it back.
+func TestAssigningResolvedTakesNoCapacity(t *testing.T) {
+	agents := agentsN(2, 1, "support")
+	agents[1].Role = session.RoleSupervisor
+	w := newWorld(t, agents, nil, nil)
+	r, pres, ev := w.replica()
+	ctx := context.Background()
+	run(t, r, ev)
+	onlineAll(t, pres, agents[:1])
+	acc, err := r.Ingest(ctx, webchatMsg("resolved-visitor-1", "x1", "thanks"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "assignment", func() bool {
+		c, _ := r.Conversation(ctx, acc.ConversationID)
+		return c.Assignee == agents[0].ID
+	})
+	if _, err := r.Update(ctx, agents[0], acc.ConversationID, Patch{Status: ptr("resolved")}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := r.Update(ctx, agents[1], acc.ConversationID, Patch{Assignee: ptr(agents[1].ID)})
+	if err != nil || c.Assignee != agents[1].ID || c.Status != tickets.Resolved {
+		t.Fatalf("reassign resolved = %+v, %v", c, err)
+	}
+	for _, a := range agents {
+		if l, _ := w.rdb.HGet(ctx, r.sk.Load(), a.ID).Int(); l != 0 {
+			t.Fatalf("%s holds load %d for a resolved ticket", a.ID, l)
+		}
+	}
+	// Reopening gives it capacity again, with its (new) agent.
+	if _, err := r.Update(ctx, agents[1], acc.ConversationID, Patch{Status: ptr("open")}); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := w.rdb.HGet(ctx, r.sk.Load(), agents[1].ID).Int(); l != 1 {
+		t.Fatalf("after reopen load = %d, want 1", l)
+	}
+}

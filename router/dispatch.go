@@ -131,12 +131,10 @@ func (r *Router) route(ctx context.Context, id, kind string, v map[string]any) e
 		return fmt.Errorf("router: claim: %w", err)
 	}
 	agent := res[1].(string)
-	if agent == "" {
-		// Queued; but an agent may have taken it since (a take or a
-		// transfer): the owner record is the truth, never overwrite it.
-		if own, err := r.rdb.HGet(ctx, r.k.owner(), id).Result(); err == nil {
-			agent = own
-		}
+	// An agent may have taken it since (a take or a transfer): the owner
+	// record is the truth, never overwrite it.
+	if own, err := r.rdb.HGet(ctx, r.k.owner(), id).Result(); err == nil {
+		agent = own
 	}
 	fields := []field{{"team", route.Team}, {"priority", string(route.Priority)}, {"assignee", agent}}
 	if agent != "" {
@@ -150,6 +148,10 @@ func (r *Router) route(ctx context.Context, id, kind string, v map[string]any) e
 	c, err := r.apply(ctx, id, "system", nil, fields...)
 	if err != nil {
 		return err
+	}
+	if agent != "" && !c.conv.Status.Active() {
+		// Resolved or closed while being claimed: give the slot back.
+		return r.release(ctx, id)
 	}
 	if len(c.changed) == 0 {
 		// Queued with nothing new on the conversation (its ticket already

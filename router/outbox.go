@@ -19,7 +19,7 @@ import (
 const (
 	maxAttempts = 8
 	sendLease   = 90 * time.Second
-	sendTimeout = 60 * time.Second
+	sendTimeout = 45 * time.Second // the handler's budget is a minute
 )
 
 // outItem is one outbox entry: everything a connector needs to send.
@@ -73,7 +73,11 @@ func (r *Router) handleOutbox(ctx context.Context, m redis.XMessage) error {
 		Kind: it.Kind, Text: it.Text, Attachments: it.Attach, Thread: it.Thread, Author: it.AuthorName,
 		Time: time.UnixMilli(it.At).UTC(),
 	})
-	return r.finishSend(ctx, it, &rcpt, err)
+	// Record the outcome on a fresh context: a send that used its whole
+	// budget must still be recorded, or it would be retried without count.
+	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer fcancel()
+	return r.finishSend(fctx, it, &rcpt, err)
 }
 
 // finishSend records the outcome of a send attempt: sent, retry later, or

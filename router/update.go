@@ -114,11 +114,15 @@ func (r *Router) knownTeam(id string) bool {
 
 // assignTo hands a conversation to a named agent (transfer or take).
 func (r *Router) assignTo(ctx context.Context, actor session.Agent, conv Conversation, agent string, team *string) error {
-	prev, err := assignLua.Run(ctx, r.rdb, []string{r.k.owner(), r.sk.Load(), r.k.queueMeta(), r.k.overflow(), r.k.dispatch()},
-		conv.ID, agent, r.k.queue("")).Text()
-	if err != nil {
-		return fmt.Errorf("router: assign: %w", err)
-	}
+	prev := ""
+	if conv.Status.Active() {
+		var err error
+		prev, err = assignLua.Run(ctx, r.rdb, []string{r.k.owner(), r.sk.Load(), r.k.queueMeta(), r.k.overflow(), r.k.dispatch()},
+			conv.ID, agent, r.k.queue("")).Text()
+		if err != nil {
+			return fmt.Errorf("router: assign: %w", err)
+		}
+	} // a resolved ticket changes hands without taking anyone's capacity
 	fields := []field{{"assignee", agent}}
 	if team != nil {
 		fields = append(fields, field{"team", *team})

@@ -53,20 +53,26 @@ func NewAuth(dir *Directory) *Auth {
 func (a *Auth) Login(ctx context.Context, email, password string) (token string, expires time.Time, agent Agent, err error) {
 	email = strings.ToLower(strings.TrimSpace(email))
 	failKey := a.k.LoginFailures(email)
-	if n, _ := a.rdb.Get(ctx, failKey).Int(); n >= maxFailures {
+	// Count the attempt before checking it, atomically, so parallel
+	// guesses cannot slip past the limit; a success clears the count.
+	pipe := a.rdb.Pipeline()
+	attempts := pipe.Incr(ctx, failKey)
+	pipe.ExpireNX(ctx, failKey, failureWindow)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return "", time.Time{}, Agent{}, fmt.Errorf("session: login: %w", err)
+	}
+	if attempts.Val() > maxFailures {
 		return "", time.Time{}, Agent{}, ErrRateLimited
 	}
 	rec, err := a.dir.byEmail(ctx, email)
 	if errors.Is(err, ErrNotFound) {
 		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
-		a.fail(ctx, failKey)
 		return "", time.Time{}, Agent{}, ErrBadLogin
 	}
 	if err != nil {
 		return "", time.Time{}, Agent{}, err
 	}
 	if bcrypt.CompareHashAndPassword([]byte(rec.Hash), []byte(password)) != nil {
-		a.fail(ctx, failKey)
 		return "", time.Time{}, Agent{}, ErrBadLogin
 	}
 	var raw [32]byte
@@ -79,13 +85,6 @@ func (a *Auth) Login(ctx context.Context, email, password string) (token string,
 	}
 	a.rdb.Del(ctx, failKey)
 	return token, a.now().Add(TokenTTL), rec.Agent, nil
-}
-
-func (a *Auth) fail(ctx context.Context, key string) {
-	pipe := a.rdb.Pipeline()
-	pipe.Incr(ctx, key)
-	pipe.Expire(ctx, key, failureWindow)
-	_, _ = pipe.Exec(ctx)
 }
 
 // Authenticate returns the agent a token belongs to.

@@ -3,6 +3,7 @@ package webchat
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -171,13 +172,15 @@ func (c *Connector) accept(ctx context.Context, s *Site, b postBody, raw []byte)
 	if err != nil {
 		return connectors.Accepted{}, err
 	}
-	if acc.Duplicate {
-		return acc, nil // echoed when it first arrived
-	}
+	// The visitor's own message goes on their thread before the
+	// acknowledgement: the thread is what the widget shows after a reload,
+	// so an acknowledged message must be on it. Keyed by the message, a
+	// channel's retry (a duplicate) completes a lost echo and never
+	// doubles one.
 	echo, _ := json.Marshal(visitorEvent{MessageID: acc.MessageID, Direction: "in", Text: text, CreatedAt: now.UTC()})
-	// The message is stored and will reach an agent: the echo to the
-	// visitor's other tabs need not hold up the acknowledgement.
-	c.hub.PublishLater(ctx, c.topic(s.ID, b.VisitorID), "message", echo)
+	if _, err := c.hub.PublishOnce(ctx, c.topic(s.ID, b.VisitorID), c.marker(s.ID, b.VisitorID, acc.MessageID), "message", echo); err != nil {
+		return connectors.Accepted{}, fmt.Errorf("webchat: echo: %w", err)
+	}
 	return acc, nil
 }
 

@@ -82,15 +82,6 @@ func (h *Hub) Publish(ctx context.Context, topic, typ string, data []byte) (stri
 	return id, nil
 }
 
-// PublishLater is Publish without waiting: the event goes out with the
-// next group of publishes, for callers that must not wait on it. A
-// failure is logged.
-func (h *Hub) PublishLater(ctx context.Context, topic, typ string, data []byte) {
-	b := rdb.NewBatch(h.rdb)
-	h.QueuePublish(ctx, b, topic, typ, data)
-	h.commit.Go(b, func(err error) { h.opts.Log.Warn("fanout: publish failed", "type", typ, "err", err) })
-}
-
 // QueuePublish adds a Publish to a batch, to share a round trip with other
 // writes.
 func (h *Hub) QueuePublish(ctx context.Context, b *rdb.Batch, topic, typ string, data []byte) *redis.Cmd {
@@ -117,12 +108,14 @@ return id
 // it is published: marker is a key in the topic's hash slot that remembers
 // the event for a day.
 func (h *Hub) PublishOnce(ctx context.Context, topic, marker, typ string, data []byte) (string, error) {
-	id, err := publishOnceLua.Run(ctx, h.rdb, []string{topic, marker}, typ, data, h.opts.MaxLen,
-		int64(h.opts.TTL/time.Second), int64(24*time.Hour/time.Second)).Text()
-	if err != nil {
+	// Through the group commit: concurrent publishes share a round trip.
+	b := rdb.NewBatch(h.rdb)
+	cmd := b.Run(ctx, publishOnceLua, []string{topic, marker}, typ, data, h.opts.MaxLen,
+		int64(h.opts.TTL/time.Second), int64(24*time.Hour/time.Second))
+	if err := h.commit.Exec(ctx, b); err != nil {
 		return "", fmt.Errorf("fanout: publish %s: %w", typ, err)
 	}
-	return id, nil
+	return cmd.Text()
 }
 
 // Read returns up to count events of topic after the id after ("" for
@@ -158,7 +151,7 @@ func (h *Hub) Run(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { _ = h.ps.Close() })
 	defer stop()
 	defer h.ps.Close()
-	defer h.commit.Close() // sends what PublishLater still holds
+	defer h.commit.Close()
 	backoff := 50 * time.Millisecond
 	for ctx.Err() == nil {
 		msg, err := h.ps.ReceiveTimeout(ctx, 30*time.Second)

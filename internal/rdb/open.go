@@ -2,6 +2,7 @@ package rdb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -66,13 +67,13 @@ func open(rawURL string) (*Conn, error) {
 	if u, ok := clusterURL(rawURL); ok {
 		opts, err := redis.ParseClusterURL(u)
 		if err != nil {
-			return nil, fmt.Errorf("rdb: cluster url %s: %w", Redact(rawURL), err)
+			return nil, fmt.Errorf("rdb: cluster url %s: %w", Redact(rawURL), scrub(err))
 		}
 		return &Conn{UniversalClient: redis.NewClusterClient(opts), Cluster: true}, nil
 	}
 	opts, err := redis.ParseURL(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("rdb: url %s: %w", Redact(rawURL), err)
+		return nil, fmt.Errorf("rdb: url %s: %w", Redact(rawURL), scrub(err))
 	}
 	return &Conn{UniversalClient: redis.NewClient(opts)}, nil
 }
@@ -129,6 +130,15 @@ func clusterURL(raw string) (string, bool) {
 		out += "?" + enc
 	}
 	return out, true
+}
+
+// scrub drops the URL a parse error quotes, which may hold a password.
+func scrub(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return errors.New("malformed URL")
 }
 
 // Redact hides the password of a Redis URL so it can be logged.

@@ -2,6 +2,7 @@ package rdb
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"switchboard/internal/redistest"
@@ -58,5 +59,16 @@ func TestClusterURL(t *testing.T) {
 	}
 	if got := Redact("redis://u:secret@h:1/0,redis://:pw@h2:2"); got != "redis://***@h:1/0,redis://***@h2:2" {
 		t.Errorf("Redact = %q", got)
+	}
+}
+
+// A URL that does not parse must not put its password in the error.
+func TestOpenErrorHidesPassword(t *testing.T) {
+	_, err := Open(context.Background(), "redis://:s3cr%zzet@127.0.0.1:1/0")
+	if err == nil {
+		t.Fatal("a malformed URL was accepted")
+	}
+	if strings.Contains(err.Error(), "s3cr") {
+		t.Fatalf("error shows the password: %v", err)
 	}
 }
