@@ -78,21 +78,9 @@ func TestTicketIndexRepairedOnRedispatch(t *testing.T) {
 // A reply whose request died after the transcript write but before the
 // outbox entry: the client's retry with the same key must get it sent.
 func TestRepeatedReplyRequeuesAnUnsentMessage(t *testing.T) {
-	agents := agentsN(1, 3, "support")
-	w := newWorld(t, agents, nil, nil)
-	r, pres, ev := w.replica()
+	x := withAssigned(t, agentsN(1, 3, "support"), "reply-visitor-1")
+	w, r, agents, id := x.w, x.r, x.agents, x.conv
 	ctx := context.Background()
-	run(t, r, ev)
-	onlineAll(t, pres, agents)
-	acc, err := r.Ingest(ctx, webchatMsg("reply-visitor-1", "r1", "help"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "assignment", func() bool {
-		c, _ := r.Conversation(ctx, acc.ConversationID)
-		return c.Assignee == agents[0].ID
-	})
-	id := acc.ConversationID
 	// The first attempt: transcript and delivery state only.
 	live, _ := json.Marshal(map[string]string{})
 	if err := appendOutboundLua.Run(ctx, r.rdb, []string{r.k.conv(id), r.k.convMessages(id), r.k.convDelivery(id),
@@ -131,27 +119,16 @@ func TestRepeatedReplyRequeuesAnUnsentMessage(t *testing.T) {
 // A customer answering a pending ticket moves it back to open, in the
 // conversation and in the status lists.
 func TestCustomerReplyReopensPending(t *testing.T) {
-	agents := agentsN(1, 3, "support")
-	w := newWorld(t, agents, nil, nil)
-	r, pres, ev := w.replica()
+	x := withAssigned(t, agentsN(1, 3, "support"), "pending-visitor-1")
+	r, agents := x.r, x.agents
 	ctx := context.Background()
-	run(t, r, ev)
-	onlineAll(t, pres, agents)
-	acc, err := r.Ingest(ctx, webchatMsg("pending-visitor-1", "p1", "question"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "assignment", func() bool {
-		c, _ := r.Conversation(ctx, acc.ConversationID)
-		return c.Assignee == agents[0].ID
-	})
-	if _, err := r.Update(ctx, agents[0], acc.ConversationID, Patch{Status: ptr("pending")}); err != nil {
+	if _, err := r.Update(ctx, agents[0], x.conv, Patch{Status: ptr("pending")}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.Ingest(ctx, webchatMsg("pending-visitor-1", "p2", "here is the order number")); err != nil {
 		t.Fatal(err)
 	}
-	c, _ := r.Conversation(ctx, acc.ConversationID)
+	c, _ := r.Conversation(ctx, x.conv)
 	if c.Status != tickets.Open {
 		t.Fatalf("status after the customer's answer = %s, want open", c.Status)
 	}
@@ -167,23 +144,13 @@ func TestCustomerReplyReopensPending(t *testing.T) {
 func TestAssigningResolvedTakesNoCapacity(t *testing.T) {
 	agents := agentsN(2, 1, "support")
 	agents[1].Role = session.RoleSupervisor
-	w := newWorld(t, agents, nil, nil)
-	r, pres, ev := w.replica()
+	x := withAssigned(t, agents, "resolved-visitor-1")
+	w, r := x.w, x.r
 	ctx := context.Background()
-	run(t, r, ev)
-	onlineAll(t, pres, agents[:1])
-	acc, err := r.Ingest(ctx, webchatMsg("resolved-visitor-1", "x1", "thanks"))
-	if err != nil {
+	if _, err := r.Update(ctx, agents[0], x.conv, Patch{Status: ptr("resolved")}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "assignment", func() bool {
-		c, _ := r.Conversation(ctx, acc.ConversationID)
-		return c.Assignee == agents[0].ID
-	})
-	if _, err := r.Update(ctx, agents[0], acc.ConversationID, Patch{Status: ptr("resolved")}); err != nil {
-		t.Fatal(err)
-	}
-	c, err := r.Update(ctx, agents[1], acc.ConversationID, Patch{Assignee: ptr(agents[1].ID)})
+	c, err := r.Update(ctx, agents[1], x.conv, Patch{Assignee: ptr(agents[1].ID)})
 	if err != nil || c.Assignee != agents[1].ID || c.Status != tickets.Resolved {
 		t.Fatalf("reassign resolved = %+v, %v", c, err)
 	}
@@ -193,7 +160,7 @@ func TestAssigningResolvedTakesNoCapacity(t *testing.T) {
 		}
 	}
 	// Reopening gives it capacity again, with its (new) agent.
-	if _, err := r.Update(ctx, agents[1], acc.ConversationID, Patch{Status: ptr("open")}); err != nil {
+	if _, err := r.Update(ctx, agents[1], x.conv, Patch{Status: ptr("open")}); err != nil {
 		t.Fatal(err)
 	}
 	if l, _ := w.rdb.HGet(ctx, r.sk.Load(), agents[1].ID).Int(); l != 1 {

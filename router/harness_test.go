@@ -135,3 +135,38 @@ func agentsN(n, capacity int, team string) []session.Agent {
 	}
 	return out
 }
+
+// assigned is a running replica whose agents are online, and one
+// conversation already assigned to the first of them.
+type assigned struct {
+	w      *world
+	r      *Router
+	agents []session.Agent
+	conv   string
+}
+
+// withAssigned builds a world with agents (all online), ingests one
+// message from visitor and waits until the first agent has it.
+func withAssigned(t *testing.T, agents []session.Agent, visitor string) assigned {
+	t.Helper()
+	w := newWorld(t, agents, nil, nil)
+	r, pres, ev := w.replica()
+	run(t, r, ev)
+	var online []session.Agent
+	for _, a := range agents {
+		if a.Role != session.RoleSupervisor {
+			online = append(online, a)
+		}
+	}
+	onlineAll(t, pres, online)
+	ctx := context.Background()
+	acc, err := r.Ingest(ctx, webchatMsg(visitor, "first", "hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "assignment", func() bool {
+		c, _ := r.Conversation(ctx, acc.ConversationID)
+		return c.Assignee == agents[0].ID
+	})
+	return assigned{w: w, r: r, agents: agents, conv: acc.ConversationID}
+}

@@ -9,21 +9,9 @@ import (
 )
 
 func TestOutboxIdempotencyAndRetries(t *testing.T) {
-	agents := agentsN(1, 5, "support")
-	w := newWorld(t, agents, nil, nil)
-	r, pres, ev := w.replica()
+	x := withAssigned(t, agentsN(1, 5, "support"), "outbox-visitor-1")
+	w, r, id, a := x.w, x.r, x.conv, x.agents[0]
 	ctx := context.Background()
-	run(t, r, ev)
-	onlineAll(t, pres, agents)
-	acc, err := r.Ingest(ctx, webchatMsg("outbox-visitor-1", "o1", "hi"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "assignment", func() bool {
-		c, _ := r.Conversation(ctx, acc.ConversationID)
-		return c.Assignee == agents[0].ID
-	})
-	id, a := acc.ConversationID, agents[0]
 
 	// A double-clicked send: one message, one send.
 	m1, err := r.Reply(ctx, a, id, ReplyInput{Text: "hello", IdempotencyKey: "click-1"})
