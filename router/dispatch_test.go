@@ -27,7 +27,7 @@ func onlineAll(t *testing.T, p *session.Presences, agents []session.Agent) {
 func TestAssignmentInvariantsAcrossReplicas(t *testing.T) {
 	agents := agentsN(10, 3, "support")
 	w := newWorld(t, agents, nil, nil)
-	a, presA, evA := w.replica()
+	a, _, evA := w.replica()
 	b, _, evB := w.replica()
 	ctx := context.Background()
 
@@ -121,7 +121,6 @@ func TestAssignmentInvariantsAcrossReplicas(t *testing.T) {
 	if l, _ := w.rdb.HGet(ctx, a.sk.Load(), "a00").Result(); l != "3" {
 		t.Fatalf("a00 load after backfill = %s, want 3", l)
 	}
-	_ = presA
 }
 
 // The customer's last agent gets their next conversation while online

@@ -298,7 +298,7 @@ func (r *Router) Customer(ctx context.Context, id string) (Customer, error) {
 		Conversations: []Conversation{}}
 	for _, s := range ids.Val() {
 		var idn Identity
-		parts := splitN(s, '|', 4)
+		parts := strings.SplitN(s, "|", 4)
 		if len(parts) == 4 {
 			idn = Identity{Channel: connectors.Channel(parts[0]), Account: parts[1], Type: parts[2], Value: parts[3]}
 			c.Identities = append(c.Identities, idn)
@@ -356,8 +356,4 @@ func (r *Router) UpdateCustomer(ctx context.Context, id string, p CustomerPatch)
 		}
 	}
 	return r.Customer(ctx, id)
-}
-
-func splitN(s string, sep byte, n int) []string {
-	return strings.SplitN(s, string(sep), n)
 }

@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -59,18 +60,4 @@ func TestConversationPagingWithTies(t *testing.T) {
 	}
 }
 
-func isInvalid(err error) bool { return err != nil && errorsIs(err, ErrInvalid) }
-
-var errorsIs = func(err, target error) bool {
-	for e := err; e != nil; {
-		if e == target {
-			return true
-		}
-		u, ok := e.(interface{ Unwrap() error })
-		if !ok {
-			return false
-		}
-		e = u.Unwrap()
-	}
-	return false
-}
+func isInvalid(err error) bool { return err != nil && errors.Is(err, ErrInvalid) }
