@@ -12,28 +12,44 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// ceiling writes what a gateway ingest writes, as one raw pipeline per
-// message from o.senders goroutines, for o.duration.
+// ceiling makes the Redis writes the gateway makes for one web-chat message
+// in an assigned conversation (15 commands: what the ingest scripts, the
+// visitor's echo and the agent's announcement write, without their reads),
+// as one raw pipeline per message from o.senders goroutines, for
+// o.duration.
 func ceiling(ctx context.Context, c *redis.Client, o options) (result, error) {
 	var seq atomic.Int64
 	seq.Store(time.Now().UnixNano()) // fresh dedup keys every run
-	payload := `{"conversation_id":"c","message":{"id":"m","direction":"in","kind":"text","text":"你好，我的订单还没有到，请帮我查一下"}}`
+	text := "你好，我的订单还没有到，请帮我查一下"
+	payload := `{"conversation_id":"c","message":{"id":"m","direction":"in","kind":"text","text":"` + text + `"}}`
 	one := func(ctx context.Context) error {
 		n := seq.Add(1)
-		v := n % int64(o.visitors)
-		conv := "bench:{c:" + strconv.FormatInt(v, 10) + "}"
+		v := strconv.FormatInt(n%int64(o.visitors), 10)
+		agent := "bench:{a:" + strconv.FormatInt(n%int64(o.visitors)%int64(o.agents), 10) + "}:events"
+		conv := "bench:{c:" + v + "}"
+		thread := "bench:{w:s:" + v + "}"
+		msg := strconv.FormatInt(n, 36)
 		now := time.Now().UnixMilli()
 		p := c.Pipeline()
-		p.SetArgs(ctx, "bench:{i:"+strconv.FormatInt(v, 10)+"}:seen:"+strconv.FormatInt(n, 10), conv, redis.SetArgs{Mode: "NX", TTL: time.Hour})
-		p.XAdd(ctx, &redis.XAddArgs{Stream: conv + ":msgs", Values: []any{"id", n, "dir", "in", "kind", "text", "text", payload, "at", now}})
+		// Identity step: the dedup record.
+		p.SetArgs(ctx, "bench:{i:"+v+"}:seen:"+msg, conv, redis.SetArgs{Mode: "NX", TTL: time.Hour})
+		// Conversation step: external id, transcript, hash, live channel.
+		p.SAdd(ctx, conv+":ext", msg)
+		p.XAdd(ctx, &redis.XAddArgs{Stream: conv + ":msgs", Values: []any{"id", msg, "dir", "in", "kind", "text", "text", text, "at", now}})
 		p.HSet(ctx, conv, "last_message_at", now, "last_in_at", now, "preview", "你好，我的订单还没有到")
 		p.HIncrBy(ctx, conv, "msg_count", 1)
-		p.ZAdd(ctx, "bench:{x}:all", redis.Z{Score: float64(now), Member: conv})
-		p.ZAdd(ctx, "bench:{x}:agent", redis.Z{Score: float64(now), Member: conv})
-		p.XAdd(ctx, &redis.XAddArgs{Stream: "bench:{a:" + strconv.FormatInt(v%int64(o.agents), 10) + "}:events",
-			MaxLen: 1000, Approx: true, Values: []any{"t", "message.new", "d", payload}})
-		p.Publish(ctx, "bench:{a:"+strconv.FormatInt(v%int64(o.agents), 10)+"}:events", payload)
 		p.Publish(ctx, conv+":live", payload)
+		// The visitor's echo: thread stream, its expiry, the once-marker, pub/sub.
+		p.XAdd(ctx, &redis.XAddArgs{Stream: thread + ":events", MaxLen: 500, Approx: true, Values: []any{"t", "message", "d", payload}})
+		p.Expire(ctx, thread+":events", 30*24*time.Hour)
+		p.SetArgs(ctx, thread+":m:"+msg, "1", redis.SetArgs{TTL: 24 * time.Hour})
+		p.Publish(ctx, thread+":events", payload)
+		// Announcement: list indexes, the agent's event stream, pub/sub.
+		p.ZAdd(ctx, "bench:{x}:all", redis.Z{Score: float64(now), Member: conv})
+		p.ZAdd(ctx, "bench:{x}:status:open", redis.Z{Score: float64(now), Member: conv})
+		p.ZAdd(ctx, "bench:{x}:agent", redis.Z{Score: float64(now), Member: conv})
+		p.XAdd(ctx, &redis.XAddArgs{Stream: agent, MaxLen: 1000, Approx: true, Values: []any{"t", "message.new", "d", payload}})
+		p.Publish(ctx, agent, payload)
 		_, err := p.Exec(ctx)
 		if errors.Is(err, redis.Nil) {
 			err = nil // SET NX found the key: a normal dedup answer

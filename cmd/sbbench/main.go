@@ -8,10 +8,11 @@
 // message.new event arrives on that agent's WebSocket. End-to-end latency
 // is from just before the POST to the event's arrival, both measured here.
 //
-// Ceiling: the same Redis writes a gateway ingest makes (dedup record,
-// transcript append, conversation update, list indexes, agent event
-// stream, pub/sub), as one raw go-redis pipeline per message, with the same
-// concurrency.
+// Ceiling: the same Redis writes the gateway makes for one message (dedup
+// record, external id, transcript append, conversation update, the
+// visitor's echo with its marker, list indexes, agent event stream,
+// pub/sub: 15 commands), as one raw go-redis pipeline per message, with
+// the same concurrency.
 //
 // Round trips and commands per message come from Redis's own counters
 // (INFO stats: total_reads_processed, total_commands_processed).
