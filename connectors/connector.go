@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"switchboard/internal/blob"
 )
 
 // Connector is one channel kind with all of its configured accounts.
@@ -116,6 +118,19 @@ type Env struct {
 	// PublicURL is the gateway's external base URL, without a trailing slash.
 	PublicURL string
 	Now       func() time.Time
+	// Blobs keeps files that come with messages; nil when none is set up.
+	Blobs *blob.Store
+}
+
+// Windowed is implemented by channels that carry an agent's reply only
+// for a while after the customer's last message (WeChat's customer-service
+// window is 48 hours). The router refuses a reply outside the window with a
+// clear reason instead of letting it fail later, and shows agents the time
+// left.
+type Windowed interface {
+	// ReplyWindow is how long after the customer's last message account
+	// accepts replies; zero means no limit.
+	ReplyWindow(account string) time.Duration
 }
 
 // Factory builds a connector from its `channels.<kind>` config section.

@@ -27,6 +27,7 @@ const (
 	KindVideo    Kind = "video"
 	KindFile     Kind = "file"
 	KindLocation Kind = "location"
+	KindLink     Kind = "link"
 	KindEvent    Kind = "event"
 	KindCall     Kind = "call"
 	KindForm     Kind = "form"
