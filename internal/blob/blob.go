@@ -11,6 +11,7 @@ package blob
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -89,14 +90,37 @@ func ValidID(id string) bool { return idRe.MatchString(id) }
 
 func (s *Store) path(id string) string { return filepath.Join(s.dir, id[:2], id) }
 
-// Put stores what r yields (at most MaxBlob bytes, else ErrTooLarge and
-// nothing stored) and returns its metadata.
-func (s *Store) Put(ctx context.Context, r io.Reader, name, contentType string) (Meta, error) {
+// NewID returns a fresh random blob id.
+func NewID() string {
 	var raw [16]byte
-	if _, err := rand.Read(raw[:]); err != nil {
-		return Meta{}, fmt.Errorf("blob: %w", err)
+	_, _ = rand.Read(raw[:]) // crypto/rand.Read does not fail on Linux
+	return hex.EncodeToString(raw[:])
+}
+
+// IDFor derives a blob id from a stable name (a channel, an account and
+// the channel's media id), so the id is known before the bytes are
+// fetched and a second fetch lands on the same blob.
+func IDFor(parts ...string) string {
+	h := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return hex.EncodeToString(h[:16])
+}
+
+// Exists reports whether blob id is stored.
+func (s *Store) Exists(id string) bool {
+	if !ValidID(id) {
+		return false
 	}
-	id := hex.EncodeToString(raw[:])
+	_, err := os.Stat(s.path(id))
+	return err == nil
+}
+
+// Put stores what r yields under id (at most MaxBlob bytes, else
+// ErrTooLarge and nothing stored) and returns its metadata. A blob already
+// stored under id is replaced whole.
+func (s *Store) Put(ctx context.Context, id string, r io.Reader, name, contentType string) (Meta, error) {
+	if !ValidID(id) {
+		return Meta{}, fmt.Errorf("blob: bad id %q", id)
+	}
 	if err := os.MkdirAll(filepath.Dir(s.path(id)), 0o750); err != nil {
 		return Meta{}, fmt.Errorf("blob: %w", err)
 	}
@@ -241,8 +265,8 @@ func cleanName(n string) string {
 	if n == "." || n == "/" {
 		return ""
 	}
-	if len(n) > 200 {
-		n = n[:200]
+	if r := []rune(n); len(r) > 120 {
+		n = string(r[:120])
 	}
 	return n
 }
