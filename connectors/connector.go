@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"switchboard/internal/blob"
@@ -96,6 +97,23 @@ type Ingester interface {
 	Ingest(ctx context.Context, m *Message) (Accepted, error)
 }
 
+// Profiler is implemented by the Ingester when it keeps customer
+// profiles: a connector that learns more about a customer after the fact
+// (a WeChat nickname, a unionid shared by several apps) reports it.
+type Profiler interface {
+	UpdateProfile(ctx context.Context, customerID string, p Profile) error
+}
+
+// Profile is what a channel knows about a customer beyond one message.
+type Profile struct {
+	// Name and Avatar (a URL) are shown to agents; empty leaves them as
+	// they are.
+	Name, Avatar string
+	// Also lists identities that belong to the same person (a WeChat
+	// unionid): the customer becomes the one customer of each of them.
+	Also []Identity
+}
+
 // Accepted tells a connector what became of an ingested message.
 type Accepted struct {
 	MessageID      string
@@ -120,6 +138,9 @@ type Env struct {
 	Now       func() time.Time
 	// Blobs keeps files that come with messages; nil when none is set up.
 	Blobs *blob.Store
+	// Metrics registers the connector's Prometheus series; nil in tests
+	// that do not look at them.
+	Metrics prometheus.Registerer
 }
 
 // Windowed is implemented by channels that carry an agent's reply only

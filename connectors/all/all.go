@@ -5,9 +5,12 @@ package all
 import (
 	"switchboard/connectors"
 	"switchboard/connectors/webchat"
+	"switchboard/connectors/wechat"
 )
 
 // Register adds every channel's factory to r.
 func Register(r *connectors.Registry) {
 	r.Register(connectors.WebChat, webchat.New)
+	r.Register(connectors.WeChatOA, wechat.NewOA)
+	r.Register(connectors.WeChatMP, wechat.NewMP)
 }

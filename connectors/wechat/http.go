@@ -1,0 +1,173 @@
+package wechat
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"switchboard/connectors"
+)
+
+// app finds the app a request is for; an unknown one is a 404.
+func (c *Connector) app(r *connectors.Request) (*App, error) {
+	a := c.apps[r.Params["app"]]
+	if a == nil {
+		c.m.rejected.WithLabelValues(string(c.ch), "unknown_app").Inc()
+		return nil, connectors.Refuse(http.StatusNotFound, "no such WeChat app")
+	}
+	return a, nil
+}
+
+// refuse counts a refused push and returns the error the sender sees. The
+// request itself is never logged: its query holds signatures.
+func (c *Connector) refuse(status int, reason, msg string) error {
+	c.m.rejected.WithLabelValues(string(c.ch), reason).Inc()
+	return connectors.Refuse(status, msg)
+}
+
+// verifyURL answers WeChat's URL check: echostr back when the signature of
+// token, timestamp and nonce holds.
+func (c *Connector) verifyURL(_ context.Context, r *connectors.Request) (*connectors.Response, error) {
+	a, err := c.app(r)
+	if err != nil {
+		return nil, err
+	}
+	q := r.Query
+	if !signed(q.Get("signature"), a.Token, q.Get("timestamp"), q.Get("nonce")) {
+		return nil, c.refuse(http.StatusUnauthorized, "signature", "signature does not match the configured token")
+	}
+	echo := q.Get("echostr")
+	if echo == "" || len(echo) > 128 {
+		return nil, c.refuse(http.StatusBadRequest, "malformed", "echostr is missing")
+	}
+	return &connectors.Response{Status: http.StatusOK, ContentType: "text/plain; charset=utf-8", Body: []byte(echo)}, nil
+}
+
+// receive takes a push: verify, decrypt, normalize, store, acknowledge.
+// The acknowledgement ("success", or a passive reply) goes out only after
+// Redis holds the message; media and profile fetches are queued for
+// afterwards, never done before it.
+func (c *Connector) receive(ctx context.Context, r *connectors.Request) (*connectors.Response, error) {
+	a, err := c.app(r)
+	if err != nil {
+		return nil, err
+	}
+	q := r.Query
+	ts, nonce := q.Get("timestamp"), q.Get("nonce")
+	if !signed(q.Get("signature"), a.Token, ts, nonce) {
+		return nil, c.refuse(http.StatusUnauthorized, "signature", "signature does not match the configured token")
+	}
+	if len(r.Body) > maxPushBytes {
+		return nil, c.refuse(http.StatusRequestEntityTooLarge, "too_large", "push is larger than 256 KiB")
+	}
+	asJSON := c.ch == connectors.WeChatMP && isJSON(r.Header.Get("Content-Type"), r.Body)
+	p, err := parsePush(r.Body, asJSON)
+	if err != nil {
+		return nil, c.refuse(http.StatusBadRequest, "malformed", err.Error())
+	}
+	raw := r.Body
+	safe := false
+	switch q.Get("encrypt_type") {
+	case "", "raw":
+		if p.Encrypt != "" && p.FromUserName == "" {
+			// A safe-mode body without the parameters that authenticate it.
+			return nil, c.refuse(http.StatusUnauthorized, "signature", "encrypted push without encrypt_type=aes and msg_signature")
+		}
+	case "aes":
+		if len(a.keys()) == 0 {
+			return nil, c.refuse(http.StatusUnauthorized, "decrypt", "encrypted push but no encoding_aes_key is configured")
+		}
+		if p.Encrypt == "" {
+			return nil, c.refuse(http.StatusBadRequest, "malformed", "encrypt_type=aes but the body has no Encrypt")
+		}
+		if !signed(q.Get("msg_signature"), a.Token, ts, nonce, p.Encrypt) {
+			return nil, c.refuse(http.StatusUnauthorized, "signature", "msg_signature does not match")
+		}
+		plain, err := a.decrypt(p.Encrypt)
+		if err != nil {
+			return nil, c.refuse(http.StatusUnauthorized, "decrypt", err.Error())
+		}
+		if p, err = parsePush(plain, asJSON && isJSON("", plain)); err != nil {
+			return nil, c.refuse(http.StatusBadRequest, "malformed", "decrypted push: "+err.Error())
+		}
+		raw, safe = plain, true
+	default:
+		return nil, c.refuse(http.StatusBadRequest, "malformed", "encrypt_type must be aes or raw")
+	}
+	n, err := normalize(c.ch, a, p, raw, c.env.Now(), c.env.Blobs != nil)
+	if err != nil {
+		return nil, c.refuse(http.StatusBadRequest, "malformed", err.Error())
+	}
+	c.m.pushes.WithLabelValues(string(c.ch), pushType(p)).Inc()
+	if n.ignore {
+		return success(), nil
+	}
+	acc, err := c.env.In.Ingest(ctx, &n.msg)
+	if err != nil {
+		var ce *connectors.Error
+		if errors.As(err, &ce) {
+			return nil, err
+		}
+		// Not stored: say so, and WeChat will try again.
+		return nil, &connectors.Error{Status: http.StatusServiceUnavailable, Msg: "not stored, retry", Err: err}
+	}
+	c.queueAfterAck(ctx, a, n, acc)
+	if reply := c.passiveReply(a, p); reply != nil {
+		return c.replyXML(a, reply, safe)
+	}
+	return success(), nil
+}
+
+func pushType(p push) string {
+	if p.MsgType == "event" {
+		return "event:" + p.Event
+	}
+	return p.MsgType
+}
+
+// success is the acknowledgement WeChat recommends: the bare word, in
+// every mode.
+func success() *connectors.Response {
+	return &connectors.Response{Status: http.StatusOK, ContentType: "text/plain; charset=utf-8", Body: []byte("success")}
+}
+
+// textReply is a passive reply (被动回复) carrying text.
+type textReply struct {
+	XMLName      xml.Name `xml:"xml"`
+	ToUserName   cdata    `xml:"ToUserName"`
+	FromUserName cdata    `xml:"FromUserName"`
+	CreateTime   int64    `xml:"CreateTime"`
+	MsgType      cdata    `xml:"MsgType"`
+	Content      cdata    `xml:"Content"`
+}
+
+// passiveReply is the automatic answer to a push, if any: the greeting to
+// a new follower of an official account. (Mini-programs take no passive
+// text replies.)
+func (c *Connector) passiveReply(a *App, p push) *textReply {
+	if c.ch != connectors.WeChatOA || a.Greeting == "" || p.MsgType != "event" || p.Event != "subscribe" {
+		return nil
+	}
+	return &textReply{ToUserName: cdata(p.FromUserName), FromUserName: cdata(p.ToUserName),
+		CreateTime: c.env.Now().Unix(), MsgType: "text", Content: cdata(a.Greeting)}
+}
+
+// replyXML renders a passive reply, encrypted when the push was.
+func (c *Connector) replyXML(a *App, reply *textReply, safe bool) (*connectors.Response, error) {
+	body, err := xml.Marshal(reply)
+	if err != nil {
+		return success(), nil
+	}
+	if safe {
+		if body, err = a.seal(body, c.env.Now().Unix()); err != nil {
+			c.env.Log.Warn("wechat: cannot encrypt the passive reply; acknowledging without it", "app", a.ID, "err", err)
+			return success(), nil
+		}
+	}
+	return &connectors.Response{Status: http.StatusOK, ContentType: "application/xml; charset=utf-8", Body: body}, nil
+}
+
+// itoa is strconv.FormatInt for the job fields.
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
