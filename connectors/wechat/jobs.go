@@ -33,7 +33,7 @@ func (c *Connector) queueAfterAck(ctx context.Context, a *App, n normalized, acc
 	if c.ch == connectors.WeChatOA && *a.FetchProfile && !acc.Duplicate && acc.CustomerID != "" {
 		entries = append(entries, []any{"kind", jobProfile, "app", a.ID, "openid", n.msg.From.Value, "customer", acc.CustomerID})
 	}
-	if len(entries) == 0 {
+	if len(entries) == 0 || c.env.Redis == nil {
 		return
 	}
 	p := c.env.Redis.Pipeline()
