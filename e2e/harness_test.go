@@ -112,6 +112,18 @@ type cluster struct {
 	t        *testing.T
 	redis    *redistest.Server
 	replicas []*replica
+	// channels is YAML added under `channels:` (indented two spaces).
+	channels string
+	blobs    string // the replicas' shared blob directory
+}
+
+// blobDir is the directory all replicas keep blobs in, as a shared volume
+// would be.
+func (c *cluster) blobDir() string {
+	if c.blobs == "" {
+		c.blobs = c.t.TempDir()
+	}
+	return c.blobs
 }
 
 // startCluster starts a redis-server of the test's own and n replicas on
@@ -119,9 +131,16 @@ type cluster struct {
 // test ends: SIGTERM, then a wait.
 func startCluster(t *testing.T, n int) *cluster {
 	t.Helper()
+	return startClusterWith(t, n, "")
+}
+
+// startClusterWith is startCluster with more channels configured: YAML
+// entries that go under `channels:`, indented two spaces.
+func startClusterWith(t *testing.T, n int, channels string) *cluster {
+	t.Helper()
 	requireE2E(t)
 	rs := redistest.Start(t)
-	c := &cluster{t: t, redis: rs}
+	c := &cluster{t: t, redis: rs, channels: channels}
 	addrs := make([]string, n)
 	origins := []string{shopOrigin}
 	for i := range addrs {
@@ -143,7 +162,8 @@ func (c *cluster) start(name, addr string, origins []string) *replica {
 	t.Helper()
 	r := &replica{name: name, URL: "http://" + addr, addr: addr, logs: &logBuffer{}, done: make(chan struct{})}
 	cfg := filepath.Join(t.TempDir(), "switchboard-"+name+".yaml")
-	if err := os.WriteFile(cfg, []byte(configYAML(r.URL, addr, origins)), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(configYAML(r.URL, addr, origins)+c.channels+
+		fmt.Sprintf("blobs: {dir: %q}\n", filepath.Join(c.blobDir(), "blobs"))), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	r.cmd = exec.Command(binary, "serve", "--config", cfg)

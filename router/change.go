@@ -60,7 +60,7 @@ func (r *Router) apply(ctx context.Context, id, actor string, allowed []tickets.
 	case -2:
 		return change{}, fmt.Errorf("%w: the conversation is %s", ErrConflict, v[1])
 	}
-	c := change{conv: conversationFrom(all.Val()), prevStatus: v[1].(string), prevAssignee: v[3].(string)}
+	c := change{conv: r.conversation(all.Val()), prevStatus: v[1].(string), prevAssignee: v[3].(string)}
 	if s := v[5].(string); s != "" {
 		c.changed = strings.Split(s, ",")
 	}
@@ -114,5 +114,5 @@ func (r *Router) load(ctx context.Context, id string) (Conversation, error) {
 	if len(h) == 0 || h["id"] == "" {
 		return Conversation{}, ErrNotFound
 	}
-	return conversationFrom(h), nil
+	return r.conversation(h), nil
 }

@@ -139,7 +139,7 @@ func (r *Router) appendInbound(ctx context.Context, m *connectors.Message, now t
 	live, _ := json.Marshal(messageEvent{ConversationID: conv, Message: Message{
 		ID: msg, ConversationID: conv, Direction: In, Kind: m.Kind, Text: m.Text, CreatedAt: now.UTC(),
 		ExternalID: m.ExternalID, Attachments: m.Attachments, Fields: m.Fields,
-	}})
+	}, ReplyUntil: r.replyUntil(m.Channel, m.Account, now)})
 	b := rdb.NewBatch(r.rdb)
 	cmd := b.Run(ctx, appendInboundLua,
 		[]string{r.k.conv(conv), r.k.convMessages(conv), r.k.convExternal(conv), r.k.convHistory(conv), r.k.convLive(conv)},
@@ -195,12 +195,14 @@ func (r *Router) openConversation(ctx context.Context, m *connectors.Message, no
 // everyone while it waits. A reopened conversation goes back to dispatch.
 func (r *Router) announceInbound(ctx context.Context, m *connectors.Message, now time.Time, conv, msg string, out appended) *rdb.Batch {
 	ts := float64(ms(now))
+	until := r.replyUntil(m.Channel, m.Account, now)
 	data, _ := json.Marshal(messageEvent{
 		ConversationID: conv,
 		Message: Message{ID: msg, ConversationID: conv, Direction: In, Kind: m.Kind, Text: m.Text,
 			CreatedAt: now.UTC(), Attachments: m.Attachments, Fields: m.Fields},
 		Conversation: &summaryOfChange{ID: conv, Status: out.status, Assignee: out.assignee,
-			Preview: preview(m.Text), LastMessageAt: now.UTC(), Channel: m.Channel},
+			Preview: preview(m.Text), LastMessageAt: now.UTC(), Channel: m.Channel, ReplyUntil: until},
+		ReplyUntil: until,
 	})
 	b := rdb.NewBatch(r.rdb)
 	p := b.Pipe()

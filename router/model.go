@@ -37,6 +37,10 @@ type Conversation struct {
 	MessageCount  int                `json:"message_count"`
 	LastMessageAt time.Time          `json:"last_message_at"`
 	CreatedAt     time.Time          `json:"created_at"`
+	// ReplyUntil is when the channel stops accepting replies: the
+	// customer's last message plus the channel's reply window (see
+	// connectors.Windowed). Nil when the channel has no window.
+	ReplyUntil *time.Time `json:"reply_until,omitempty"`
 	// identity is how the conversation reaches the customer.
 	identity connectors.Identity
 	itag     string
@@ -174,6 +178,10 @@ type messageEvent struct {
 	ConversationID string           `json:"conversation_id"`
 	Message        Message          `json:"message"`
 	Conversation   *summaryOfChange `json:"conversation,omitempty"`
+	// ReplyUntil is the reply window's new end after an inbound message
+	// on a windowed channel, also on the live channel, which carries no
+	// summary.
+	ReplyUntil *time.Time `json:"reply_until,omitempty"`
 }
 
 // summaryOfChange is what a list row needs to move on a new message.
@@ -184,4 +192,5 @@ type summaryOfChange struct {
 	Preview       string             `json:"preview"`
 	LastMessageAt time.Time          `json:"last_message_at"`
 	Channel       connectors.Channel `json:"channel,omitempty"`
+	ReplyUntil    *time.Time         `json:"reply_until,omitempty"`
 }

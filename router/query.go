@@ -110,10 +110,14 @@ func (r *Router) Conversations(ctx context.Context, a session.Agent, f Filter) (
 		}
 		for i, c := range cmds {
 			h := c.Val()
-			if len(h) == 0 || !f.matches(conversationFrom(h)) {
+			if len(h) == 0 {
 				continue
 			}
-			page.Items = append(page.Items, conversationFrom(h))
+			conv := r.conversation(h)
+			if !f.matches(conv) {
+				continue
+			}
+			page.Items = append(page.Items, conv)
 			if len(page.Items) == f.Limit {
 				page.NextBefore = cursor(zs[i])
 				return page, nil
@@ -317,7 +321,7 @@ func (r *Router) Customer(ctx context.Context, id string) (Customer, error) {
 			if len(cmd.Val()) == 0 {
 				continue
 			}
-			conv := conversationFrom(cmd.Val())
+			conv := r.conversation(cmd.Val())
 			c.Conversations = append(c.Conversations, conv)
 			if conv.TicketID != "" {
 				c.Tickets = append(c.Tickets, ticketOf(conv))

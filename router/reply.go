@@ -32,7 +32,11 @@ type ReplyInput struct {
 }
 
 // Reply adds an agent's reply (sent through the customer's channel via
-// the outbox) or internal note to a conversation.
+// the outbox) or internal note to a conversation. On a channel with a
+// reply window (connectors.Windowed) a reply after the window's end is
+// refused with ErrWindowClosed and nothing is written; notes are always
+// allowed. A repeated idempotency key answers with the first message even
+// after the window closed.
 func (r *Router) Reply(ctx context.Context, a session.Agent, id string, in ReplyInput) (Message, error) {
 	text := strings.TrimSpace(in.Text)
 	switch {
@@ -70,10 +74,15 @@ func (r *Router) Reply(ctx context.Context, a session.Agent, id string, in Reply
 	if in.IdempotencyKey != "" {
 		ttl, idemKey = int64(idemTTL/time.Second), r.k.convIdem(id, in.IdempotencyKey)
 	}
+	var window time.Duration
+	if dir == Out {
+		window = r.replyWindow(conv.Channel, conv.Account)
+	}
 	b := rdb.NewBatch(r.rdb)
 	res := b.Run(ctx, appendOutboundLua,
 		[]string{r.k.conv(id), r.k.convMessages(id), r.k.convDelivery(id), idemKey, r.k.convLive(id), r.k.convHistory(id)},
-		msg.ID, string(dir), text, a.ID, a.Name, ms(now), ttl, preview(text), fanout.Encode("", "message.new", live))
+		msg.ID, string(dir), text, a.ID, a.Name, ms(now), ttl, preview(text), fanout.Encode("", "message.new", live),
+		window.Milliseconds())
 	if err := r.commit.Exec(ctx, b); err != nil {
 		return Message{}, fmt.Errorf("router: reply: %w", err)
 	}
@@ -83,6 +92,9 @@ func (r *Router) Reply(ctx context.Context, a session.Agent, id string, in Reply
 		return Message{}, ErrNotFound
 	case -2:
 		return Message{}, fmt.Errorf("%w: the conversation is closed", ErrConflict)
+	case -3:
+		ends, _ := v[1].(int64)
+		return Message{}, windowClosed(conv, window, time.UnixMilli(ends))
 	case 0: // a repeated request: answer with the first message
 		prev := v[1].(string)
 		if dir == Out {
@@ -133,7 +145,7 @@ func (r *Router) announceOutbound(ctx context.Context, conv Conversation, msg Me
 	p.ZAddXX(ctx, r.k.indexStatus(string(conv.Status)), z)
 	data, _ := json.Marshal(messageEvent{ConversationID: conv.ID, Message: msg,
 		Conversation: &summaryOfChange{ID: conv.ID, Preview: preview(msg.Text), LastMessageAt: msg.CreatedAt,
-			Status: string(conv.Status), Assignee: conv.Assignee, Channel: conv.Channel}})
+			Status: string(conv.Status), Assignee: conv.Assignee, Channel: conv.Channel, ReplyUntil: conv.ReplyUntil}})
 	if conv.Assignee != "" {
 		p.ZAddXX(ctx, r.k.indexAgent(conv.Assignee), z)
 		r.events.QueueToAgent(ctx, b, conv.Assignee, session.EventMessageNew, data)

@@ -26,6 +26,10 @@ var (
 	ErrForbidden = errors.New("router: not allowed")
 	ErrConflict  = errors.New("router: conflicts with the current state")
 	ErrInvalid   = errors.New("router: invalid request")
+	// ErrWindowClosed refuses a reply on a channel that accepts replies
+	// only for a while after the customer's last message (see
+	// connectors.Windowed), once that time has passed.
+	ErrWindowClosed = errors.New("router: reply window closed")
 )
 
 // Config is what the router needs from the configuration.

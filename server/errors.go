@@ -29,6 +29,15 @@ var codes = map[int]string{
 	http.StatusServiceUnavailable: "unavailable", http.StatusUpgradeRequired: "upgrade_required",
 }
 
+// codeOf is the machine-readable code of an error whose status alone does
+// not say enough; "" means the status's own code.
+func codeOf(err error) string {
+	if errors.Is(err, router.ErrWindowClosed) {
+		return "reply_window_closed"
+	}
+	return ""
+}
+
 // classify turns an error into a status and a message safe to show.
 func classify(err error) (int, string) {
 	var ce *connectors.Error
@@ -50,6 +59,8 @@ func classify(err error) (int, string) {
 		return http.StatusForbidden, clean(err)
 	case errors.Is(err, router.ErrConflict):
 		return http.StatusConflict, clean(err)
+	case errors.Is(err, router.ErrWindowClosed):
+		return http.StatusUnprocessableEntity, clean(err)
 	case errors.Is(err, session.ErrBadLogin), errors.Is(err, session.ErrUnauthorized):
 		return http.StatusUnauthorized, clean(err)
 	case errors.Is(err, session.ErrRateLimited):
@@ -80,7 +91,10 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 			log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
 		}
 		var body apiError
-		body.Error.Code = codes[status]
+		body.Error.Code = codeOf(err)
+		if body.Error.Code == "" {
+			body.Error.Code = codes[status]
+		}
 		if body.Error.Code == "" {
 			body.Error.Code = strings.ToLower(strings.ReplaceAll(http.StatusText(status), " ", "_"))
 		}

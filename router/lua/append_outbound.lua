@@ -4,9 +4,11 @@
 -- ARGV[1] message id  ARGV[2] direction out|note  ARGV[3] text  ARGV[4] author id
 -- ARGV[5] author name  ARGV[6] now (ms)  ARGV[7] idempotency TTL (s) or 0
 -- ARGV[8] preview  ARGV[9] live payload
+-- ARGV[10] reply window (ms) after the customer's last message; 0 or absent when the channel has none
 -- Returns {code, message id, stream id}
 --   code 1 added, 0 repeated idempotency key (the earlier message's id), -1 no such conversation,
---   -2 conversation closed (replies refused)
+--   -2 conversation closed (replies refused),
+--   -3 reply window closed (replies refused; the second element is the window's end in ms)
 if ARGV[7] ~= '0' then
   local prev = redis.call('GET', KEYS[4])
   if prev then return {0, prev, ''} end
@@ -14,6 +16,14 @@ end
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st then return {-1, '', ''} end
 if st == 'closed' and ARGV[2] == 'out' then return {-2, '', ''} end
+local window = tonumber(ARGV[10] or '0') or 0
+if ARGV[2] == 'out' and window > 0 then
+  -- The window opens with the customer's last message (the creation when
+  -- that is missing); checked here so a message that just came in counts.
+  local last = redis.call('HGET', KEYS[1], 'last_in_at') or redis.call('HGET', KEYS[1], 'created_at')
+  local ends = (tonumber(last) or 0) + window
+  if tonumber(ARGV[6]) > ends then return {-3, ends, ''} end
+end
 local sid = redis.call('XADD', KEYS[2], '*', 'id', ARGV[1], 'dir', ARGV[2], 'kind', 'text',
   'text', ARGV[3], 'at', ARGV[6], 'author', ARGV[4], 'aname', ARGV[5])
 if ARGV[2] == 'out' then

@@ -69,6 +69,7 @@
     catchUp: null, catchUpAgain: false, catchUpAfterLoad: false, ticketTimer: 0,
     customer: null, customerLoading: false, customerSeq: 0, ticket: null,
     noteMode: false, sending: false, draftKey: null, draftSig: null,
+    windowTimer: 0, windowRefused: null,
     lastIds: { agent: "", inbox: "" },
     ws: null, wsTimer: 0, pingTimer: 0, backoff: 0, lastRx: 0, conn: "reconnecting",
     error: null, notice: null, loginErr: null,
@@ -182,6 +183,7 @@
       const nb = slaBox(S.ticket);
       if (nb) sla.replaceWith(nb);
     }
+    if (S.openId) renderComposer(); // the reply window, should its timer have been held back
   }
 
   // ---------- labels
@@ -270,7 +272,8 @@
     disconnect();
     clearTimeout(S.agentsTimer);
     clearTimeout(S.ticketTimer);
-    S.agentsTimer = S.ticketTimer = 0;
+    clearTimeout(S.windowTimer);
+    S.agentsTimer = S.ticketTimer = S.windowTimer = 0;
     S.agentsAgain = S.catchUpAgain = S.catchUpAfterLoad = false;
     S.ticketSeq++;
     Object.assign(S, {
@@ -278,7 +281,7 @@
       cursor: null, openId: null, open: null, msgs: [], msgById: new Map(), msgEls: new Map(),
       pendingDelivery: new Map(), seen: new Set(), unread: new Set(), agents: [], teams: [],
       customer: null, ticket: null, lastIds: { agent: "", inbox: "" }, error: null, notice: null,
-      draftKey: null, draftSig: null, sending: false,
+      draftKey: null, draftSig: null, sending: false, windowRefused: null,
     });
     S.listSeq++;
     S.threadSeq++;
@@ -849,6 +852,7 @@
       tm.replaceChildren(...opts);
       tm.value = c.team || "";
     }
+    renderComposer(); // the reply window may have moved
   }
 
   async function patchOpen(body, ctl) {
@@ -868,18 +872,82 @@
     }
   }
 
+  // ---------- reply window
+  // Some channels take replies only for a while after the customer's last
+  // message (WeChat: 48 hours); the API then sends the end as reply_until.
+
+  // replyWindow is the end of conversation c's reply window and the time
+  // left, or null when its channel has none.
+  function replyWindow(c) {
+    const until = c && typeof c.reply_until === "string" ? Date.parse(c.reply_until) : NaN;
+    if (isNaN(until)) return null;
+    let left = until - Date.now();
+    // The server refused a reply (this clock may be behind its clock):
+    // closed until the window moves.
+    const rf = S.windowRefused;
+    if (rf && rf.id === c.id && rf.until === c.reply_until) left = Math.min(left, 0);
+    return { until, left };
+  }
+  const replyClosed = (c) => { const w = replyWindow(c); return !!w && w.left <= 0; };
+
+  // moveReplyWindow records a later end of a conversation's window (the
+  // customer wrote again); an older one, from a replayed event, is ignored.
+  function moveReplyWindow(cid, ru) {
+    const at = Date.parse(ru);
+    if (isNaN(at)) return;
+    const later = (c) => c && !(Date.parse(c.reply_until) >= at);
+    const c = S.byId.get(cid);
+    if (later(c)) c.reply_until = ru;
+    if (S.open && S.open.id === cid && later(S.open)) {
+      S.open.reply_until = ru;
+      renderComposer();
+    }
+  }
+
+  // renderWindow shows the open conversation's time left to reply, as a
+  // warning under 2 hours, and the reason once it has passed; it answers
+  // whether it has. It runs again when the minute shown changes.
+  function renderWindow() {
+    clearTimeout(S.windowTimer);
+    S.windowTimer = 0;
+    const el = $("reply-window");
+    const c = S.open && S.open.id === S.openId ? S.open : null;
+    const w = replyWindow(c);
+    el.hidden = !w;
+    if (!w) {
+      el.textContent = "";
+      el.removeAttribute("title");
+      delete el.dataset.state;
+      return false;
+    }
+    el.title = t("window.until", { time: full(c.reply_until) });
+    if (w.left <= 0) {
+      el.dataset.state = "closed";
+      el.textContent = t("window.closed");
+      return true;
+    }
+    el.dataset.state = w.left < 2 * 3600000 ? "warn" : "open";
+    el.textContent = t("window.left", { d: dur(w.left) });
+    S.windowTimer = setTimeout(() => { S.windowTimer = 0; renderComposer(); }, (w.left % 60000 || 60000) + 50);
+    return false;
+  }
+
   // ---------- composer
   function renderComposer() {
     const form = $("composer");
     form.hidden = !S.openId;
+    const closed = renderWindow();
+    // A closed window stops replies, not notes.
+    const blocked = closed && !S.noteMode;
     form.classList.toggle("note-mode", S.noteMode);
+    form.classList.toggle("window-closed", closed);
     const tg = $("reply-note-toggle");
     tg.setAttribute("aria-pressed", S.noteMode ? "true" : "false");
     const ta = $("reply-text");
     ta.placeholder = t(S.noteMode ? "composer.notePh" : "composer.reply");
-    ta.readOnly = S.sending;
+    ta.readOnly = S.sending || blocked;
     const send = $("reply-send");
-    send.disabled = S.sending;
+    send.disabled = S.sending || blocked;
     send.textContent = t(S.sending ? "composer.sending" : S.noteMode ? "composer.addNote" : "composer.send");
   }
 
@@ -905,6 +973,7 @@
     if (!text.trim()) { ta.focus(); return; }
     const cid = S.openId;
     const internal = S.noteMode;
+    if (!internal && replyClosed(S.open)) { renderComposer(); return; }
     // A retry of the very same send (after a network or server error)
     // reuses its key, so it counts once; any other send gets a fresh key.
     const sig = cid + "\u0000" + internal + "\u0000" + text;
@@ -925,6 +994,12 @@
       }
     } catch (e) {
       if (e.status !== 0 && e.status < 500) S.draftKey = S.draftSig = null;
+      if (e.code === "reply_window_closed" && S.open && S.open.id === cid) {
+        // The server's clock decides: show the window closed, and fetch
+        // the conversation in case a customer message moved it.
+        S.windowRefused = { id: cid, until: S.open.reply_until };
+        fetchConv(cid);
+      }
       showError(e);
     } finally {
       S.sending = false;
@@ -1328,6 +1403,10 @@
     const cid = d.conversation_id || (m && m.conversation_id);
     if (!m || !cid) return;
     addMessage(cid, m);
+    // A customer message opens the reply window again; the live copy of
+    // the event carries the new end too, so take it before the dedup.
+    const ru = d.reply_until || (d.conversation && d.conversation.reply_until);
+    if (typeof ru === "string") moveReplyWindow(cid, ru);
     if (m.id && S.seen.has(m.id)) return;
     if (m.id) {
       if (S.seen.size > 5000) S.seen.clear();

@@ -1,0 +1,213 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/silenceper/wechat/v2/util"
+
+	"switchboard/connectors/wechat/wxfake"
+)
+
+const (
+	wxAppID  = "wx2c2769f8efd9abc2"
+	wxMPID   = "wxb11529c136998cb6"
+	wxToken  = "e2etoken"
+	wxAESKey = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+	wxOpenID = "oE2eFollower00001"
+)
+
+// wxChannels configures an official account and a mini-program whose API
+// is the fake.
+func wxChannels(apiBase string) string {
+	return fmt.Sprintf(`  wechat_oa:
+    - {id: main, app_id: %s, app_secret: oasecret, token: %s, encoding_aes_key: %s, api_base: %q, greeting: "欢迎关注 Welcome"}
+  wechat_mp:
+    - {id: shop, app_id: %s, app_secret: mpsecret, token: %s, encoding_aes_key: %s, api_base: %q}
+`, wxAppID, wxToken, wxAESKey, apiBase, wxMPID, wxToken, wxAESKey, apiBase)
+}
+
+// wxPush is a push as WeChat sends it in safe mode: the body encrypted for
+// appID, the query signed with the token.
+type wxPush struct {
+	query url.Values
+	body  []byte
+	ctype string
+}
+
+func sealPush(t *testing.T, appID, plain string, asJSON bool) wxPush {
+	t.Helper()
+	enc, err := util.EncryptMsg([]byte(randomID(16)), []byte(plain), appID, wxAESKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, nonce := strconv.FormatInt(time.Now().Unix(), 10), strconv.Itoa(int(time.Now().UnixNano()%1e9))
+	q := url.Values{"timestamp": {ts}, "nonce": {nonce}, "signature": {util.Signature(wxToken, ts, nonce)},
+		"encrypt_type": {"aes"}, "msg_signature": {util.Signature(wxToken, ts, nonce, string(enc))}, "openid": {wxOpenID}}
+	if asJSON {
+		b, _ := json.Marshal(map[string]string{"ToUserName": "gh_e2e", "Encrypt": string(enc)})
+		return wxPush{q, b, "application/json"}
+	}
+	return wxPush{q, []byte("<xml><ToUserName><![CDATA[gh_e2e]]></ToUserName><Encrypt><![CDATA[" + string(enc) + "]]></Encrypt></xml>"), "text/xml"}
+}
+
+func (p wxPush) post(base, path string) (int, []byte, error) {
+	resp, err := http.Post(base+path+"?"+p.query.Encode(), p.ctype, bytes.NewReader(p.body))
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+func oaText(msgID, text string) string {
+	return "<xml><ToUserName><![CDATA[gh_e2e]]></ToUserName><FromUserName><![CDATA[" + wxOpenID + "]]></FromUserName>" +
+		"<CreateTime>" + strconv.FormatInt(time.Now().Unix(), 10) + "</CreateTime><MsgType><![CDATA[text]]></MsgType>" +
+		"<Content><![CDATA[" + text + "]]></Content><MsgId>" + msgID + "</MsgId></xml>"
+}
+
+// TestWeChatEndToEnd runs two replicas with an official account and a
+// mini-program whose API is a loopback fake: safe-mode pushes delivered
+// three times across both replicas give one message, the agent on B sees it
+// live and replies, the fake receives the reply for the right openid, a
+// refused send shows WeChat's reason, and tokens are fetched once.
+func TestWeChatEndToEnd(t *testing.T) {
+	requireE2E(t)
+	fake := wxfake.New(wxfake.App{AppID: wxAppID, Secret: "oasecret"}, wxfake.App{AppID: wxMPID, Secret: "mpsecret"})
+	defer fake.Close()
+	c := startClusterWith(t, 2, wxChannels(fake.URL()))
+	a, b := c.replicas[0], c.replicas[1]
+
+	agent := login(t, b.URL, agentEmail, agentPassword)
+	sock := dialAgent(t, "agent socket on B", agent, "", "")
+	sock.waitUntil(t, "hello", func(fs []agentFrame) bool {
+		return findAgent(fs, func(f agentFrame) bool { return f.Type == "hello" }) >= 0
+	})
+	agent.setPresence(t, "online")
+
+	// One push, delivered three times at once to A and B (WeChat's
+	// retries, landing on different replicas).
+	text := "你好，我的订单 #2002 <b>还没到</b>"
+	push := sealPush(t, wxAppID, oaText("6074130599188426998", text), false)
+	var wg sync.WaitGroup
+	for i, r := range []*replica{a, b, a} {
+		wg.Add(1)
+		go func(i int, r *replica) {
+			defer wg.Done()
+			st, body, err := push.post(r.URL, "/channels/wechat/oa/main")
+			if err != nil || st != http.StatusOK || string(body) != "success" {
+				t.Errorf("delivery %d to %s: %d %q %v", i, r.name, st, body, err)
+			}
+		}(i, r)
+	}
+	wg.Wait()
+	// The first message of a conversation arrives as its assignment.
+	isAssigned := func(channel string) func(f agentFrame) bool {
+		return func(f agentFrame) bool {
+			return f.Type == "conversation.assigned" && f.data().Conversation.Channel == channel
+		}
+	}
+	got := sock.waitUntil(t, "conversation.assigned for the WeChat text", func(fs []agentFrame) bool {
+		return findAgent(fs, isAssigned("wechat_oa")) >= 0
+	})
+	conv := got[findAgent(got, isAssigned("wechat_oa"))].data().Conversation.ID
+	var cv conversationJSON
+	agent.must(t, "GET", "/api/v1/conversations/"+conv, nil, &cv, http.StatusOK)
+	if cv.Channel != "wechat_oa" || cv.Account != "main" {
+		t.Errorf("conversation %+v, want channel wechat_oa account main", cv)
+	}
+	n := 0
+	for _, m := range agent.messages(t, conv) {
+		if m.Text == text {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("the pushed text is stored %d times, want once", n)
+	}
+
+	// A wrong signature is refused and writes nothing.
+	bad := sealPush(t, wxAppID, oaText("1", "forged"), false)
+	bad.query.Set("msg_signature", strings.Repeat("0", 40))
+	if st, _, _ := bad.post(a.URL, "/channels/wechat/oa/main"); st != http.StatusUnauthorized {
+		t.Errorf("forged push: %d, want 401", st)
+	}
+
+	// The agent's reply reaches WeChat's API for the follower's openid.
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	reply := "您好，已为您查询：明天送达。"
+	agent.must(t, "POST", "/api/v1/conversations/"+conv+"/messages", map[string]any{"text": reply, "idempotency_key": "wx-1"}, nil, http.StatusAccepted)
+	sent, err := fake.WaitSent(ctx, 1)
+	if err != nil {
+		t.Fatalf("the reply never reached the WeChat API: %v", err)
+	}
+	if sent[0].ToUser != wxOpenID || sent[0].MsgType != "text" || sent[0].Content != reply {
+		t.Errorf("WeChat got %+v", sent[0])
+	}
+
+	// A refused send (window closed) shows WeChat's errcode to the agent.
+	fake.FailNextSend(45015, "response out of time limit or subscription is canceled rid: 0-0")
+	var failed messageJSON
+	agent.must(t, "POST", "/api/v1/conversations/"+conv+"/messages", map[string]any{"text": "还在吗？", "idempotency_key": "wx-2"}, &failed, http.StatusAccepted)
+	sock.waitUntil(t, "message.delivery failed with 45015", func(fs []agentFrame) bool {
+		return findAgent(fs, func(f agentFrame) bool {
+			return f.Type == "message.delivery" && f.data().MessageID == failed.ID && f.data().Delivery != nil &&
+				f.data().Delivery.Status == "failed" && strings.Contains(string(f.Data), "45015")
+		}) >= 0
+	})
+
+	// A mini-program JSON push in safe mode lands on the mini-program.
+	mp := fmt.Sprintf(`{"ToUserName":"gh_mp","FromUserName":"oMpUser000001","CreateTime":%d,"MsgType":"text","Content":"小程序咨询","MsgId":24317329417345123}`, time.Now().Unix())
+	if st, body, err := sealPush(t, wxMPID, mp, true).post(a.URL, "/channels/wechat/mp/shop"); err != nil || st != http.StatusOK {
+		t.Fatalf("mini-program push: %d %q %v", st, body, err)
+	}
+	got = sock.waitUntil(t, "conversation.assigned for the mini-program text", func(fs []agentFrame) bool {
+		return findAgent(fs, isAssigned("wechat_mp")) >= 0
+	})
+	if p := got[findAgent(got, isAssigned("wechat_mp"))].data().Conversation.Preview; p != "小程序咨询" {
+		t.Errorf("mini-program conversation preview %q", p)
+	}
+
+	// A new follower gets the greeting as an encrypted passive reply.
+	sub := "<xml><ToUserName><![CDATA[gh_e2e]]></ToUserName><FromUserName><![CDATA[oNewFollower0001]]></FromUserName><CreateTime>" +
+		strconv.FormatInt(time.Now().Unix(), 10) + "</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[subscribe]]></Event>" +
+		"<EventKey><![CDATA[qrscene_store-7]]></EventKey></xml>"
+	st, body, err := sealPush(t, wxAppID, sub, false).post(b.URL, "/channels/wechat/oa/main")
+	if err != nil || st != http.StatusOK {
+		t.Fatalf("subscribe: %d %v", st, err)
+	}
+	var env struct {
+		Encrypt      string `xml:"Encrypt"`
+		MsgSignature string `xml:"MsgSignature"`
+		TimeStamp    string `xml:"TimeStamp"`
+		Nonce        string `xml:"Nonce"`
+	}
+	if err := xml.Unmarshal(body, &env); err != nil || env.Encrypt == "" {
+		t.Fatalf("greeting reply is not an encrypted envelope: %q %v", body, err)
+	}
+	if util.Signature(wxToken, env.TimeStamp, env.Nonce, env.Encrypt) != env.MsgSignature {
+		t.Error("greeting reply signature does not verify")
+	}
+	if _, plain, err := util.DecryptMsg(wxAppID, env.Encrypt, wxAESKey); err != nil ||
+		!strings.Contains(string(plain), "欢迎关注 Welcome") || !strings.Contains(string(plain), "oNewFollower0001") {
+		t.Errorf("greeting reply decrypts to %q (%v)", plain, err)
+	}
+
+	// Every send, from whichever replica's outbox, used one token per app.
+	if n := fake.TokenFetches(wxAppID); n != 1 {
+		t.Errorf("%d token fetches for the official account across two replicas, want 1", n)
+	}
+}
