@@ -45,6 +45,8 @@ type Config struct {
 	Channels     map[string]yaml.Node `yaml:"channels"`
 	RoutingRules []router.Rule        `yaml:"routing_rules"`
 	SLAPolicies  []tickets.SLAPolicy  `yaml:"sla_policies"`
+	// Blobs is where files that come with messages are kept.
+	Blobs Blobs `yaml:"blobs"`
 
 	// Location is Timezone, loaded.
 	Location *time.Location `yaml:"-"`
@@ -52,10 +54,23 @@ type Config struct {
 	Path string `yaml:"-"`
 }
 
+// Blobs configures the store of files that come with messages (media,
+// attachments).
+type Blobs struct {
+	// Dir holds the files; a relative path is relative to the working
+	// directory. Replicas must share it (a volume all of them mount).
+	Dir string `yaml:"dir"`
+	// MaxBytes bounds the directory; past it the oldest files are removed.
+	MaxBytes int64 `yaml:"max_bytes"`
+	// MaxBlobBytes bounds one file; a larger one is not kept.
+	MaxBlobBytes int64 `yaml:"max_blob_bytes"`
+}
+
 // Default returns the configuration used when a key is not given.
 func Default() *Config {
 	return &Config{Listen: ":8080", RedisPrefix: "sb:", PublicURL: "http://localhost:8080",
-		DefaultRegion: "CN", Timezone: "Asia/Shanghai", LogLevel: "info", BodyLimit: 1 << 20}
+		DefaultRegion: "CN", Timezone: "Asia/Shanghai", LogLevel: "info", BodyLimit: 1 << 20,
+		Blobs: Blobs{Dir: "data/blobs", MaxBytes: 1 << 30, MaxBlobBytes: 20 << 20}}
 }
 
 // Load reads the file at path (or, when path is empty, the one named by
@@ -127,6 +142,18 @@ func (c *Config) check() error {
 	}
 	if c.BodyLimit < 4096 || c.BodyLimit > 64<<20 {
 		bad("body_limit", "%d is outside 4096–67108864 bytes", c.BodyLimit)
+	}
+	if strings.TrimSpace(c.Blobs.Dir) == "" {
+		bad("blobs.dir", "must name a directory (e.g. \"data/blobs\")")
+	}
+	if c.Blobs.MaxBytes <= 0 {
+		bad("blobs.max_bytes", "%d is not a positive number of bytes", c.Blobs.MaxBytes)
+	}
+	switch {
+	case c.Blobs.MaxBlobBytes <= 0:
+		bad("blobs.max_blob_bytes", "%d is not a positive number of bytes", c.Blobs.MaxBlobBytes)
+	case c.Blobs.MaxBytes > 0 && c.Blobs.MaxBlobBytes > c.Blobs.MaxBytes:
+		bad("blobs.max_blob_bytes", "%d is more than blobs.max_bytes (%d)", c.Blobs.MaxBlobBytes, c.Blobs.MaxBytes)
 	}
 	teams := map[string]bool{}
 	for i, t := range c.Teams {

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"switchboard/connectors"
+	"switchboard/internal/blob"
 	"switchboard/router"
 	"switchboard/session"
 )
@@ -39,6 +40,8 @@ type Deps struct {
 	Redis     redis.UniversalClient
 	Metrics   *prometheus.Registry
 	Log       *slog.Logger
+	// Blobs are the files that came with messages; nil serves none.
+	Blobs *blob.Store
 }
 
 // Server is the HTTP server.

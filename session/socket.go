@@ -29,6 +29,48 @@ type Frame struct {
 	Data   json.RawMessage `json:"data,omitempty"`
 }
 
+// AppendJSON appends the frame's JSON to b, as json.Marshal would render
+// it. Data is put in as it is: it is JSON this gateway wrote. (Marshal
+// would re-validate and compact it for every socket; inbox events go to
+// every agent's socket, so that cost was paid once per agent.)
+func (f Frame) AppendJSON(b []byte) []byte {
+	if b == nil {
+		b = make([]byte, 0, len(f.Stream)+len(f.ID)+len(f.Type)+len(f.Data)+48)
+	}
+	b = append(b, '{')
+	if f.Stream != "" {
+		b = appendJSONField(b, "stream", f.Stream)
+		b = append(b, ',')
+	}
+	if f.ID != "" {
+		b = appendJSONField(b, "id", f.ID)
+		b = append(b, ',')
+	}
+	b = appendJSONField(b, "type", f.Type)
+	if len(f.Data) > 0 {
+		b = append(b, `,"data":`...)
+		b = append(b, f.Data...)
+	}
+	return append(b, '}')
+}
+
+// appendJSONField appends "name":"value", escaping value as JSON does.
+func appendJSONField(b []byte, name, value string) []byte {
+	b = append(b, '"')
+	b = append(b, name...)
+	b = append(b, `":`...)
+	for i := 0; i < len(value); i++ {
+		c := value[i]
+		if c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= 0x80 {
+			q, _ := json.Marshal(value) // rare: ids and types are plain ASCII
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, value...)
+	return append(b, '"')
+}
+
 // clientFrame is one message from the client.
 type clientFrame struct {
 	Type           string `json:"type"`
@@ -75,13 +117,7 @@ func (s *Sockets) Serve(ctx context.Context, a Agent, c Conn, lastAgent, lastInb
 
 	w := wsout.Start(ctx, cancel, c, socketQueue)
 	defer w.Wait()
-	send := func(f Frame) bool {
-		b, err := json.Marshal(f)
-		if err != nil {
-			return true
-		}
-		return w.Send(b)
-	}
+	send := func(f Frame) bool { return w.Send(f.AppendJSON(nil)) }
 
 	var wg sync.WaitGroup
 	defer wg.Wait()

@@ -51,7 +51,8 @@ func startGateway(ctx context.Context, o options) (*gateway, error) {
 		fmt.Fprintf(&b, "  - {id: a%03d, email: a%03d@bench.local, password: '%s', teams: [support], capacity: %d}\n",
 			i, i, hash, o.visitors/o.agents*2+1)
 	}
-	b.WriteString("channels:\n  webchat: [{id: bench, allowed_origins: [\"*\"]}]\n")
+	b.WriteString("channels:\n  webchat: [{id: bench, allowed_origins: [\"*\"]}]\n" + wechatConfig)
+	fmt.Fprintf(&b, "blobs: {dir: %q}\n", filepath.Join(dir, "blobs"))
 	cfg := filepath.Join(dir, "bench.yaml")
 	if err := os.WriteFile(cfg, []byte(b.String()), 0o600); err != nil {
 		return nil, err

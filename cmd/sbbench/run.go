@@ -32,7 +32,7 @@ func run(ctx context.Context, o options) (string, error) {
 	if err := g.assignAll(ctx, c); err != nil {
 		return "", err
 	}
-	var ceilings, gateways []result
+	var ceilings, gateways, wechats []result
 	for i := 0; i < o.pairs; i++ {
 		r, err := ceiling(ctx, c, o)
 		if err != nil {
@@ -46,15 +46,21 @@ func run(ctx context.Context, o options) (string, error) {
 		}
 		gateways = append(gateways, r)
 		logf("gateway  %d: %8.0f msgs/s delivered (%d acked, %d errors)", i+1, r.rate(), r.msgs, r.errors)
+		r, err = g.measureWeChat(ctx, c)
+		if err != nil {
+			return "", err
+		}
+		wechats = append(wechats, r)
+		logf("wechat   %d: %8.0f msgs/s acknowledged (%d errors)", i+1, r.rate(), r.errors)
 	}
-	return report(o, ceilings, gateways), nil
+	return report(o, ceilings, gateways, wechats), nil
 }
 
 func logf(format string, args ...any) {
 	fmt.Fprintf(stderr, time.Now().Format("15:04:05 ")+format+"\n", args...)
 }
 
-func report(o options, ceilings, gateways []result) string {
+func report(o options, ceilings, gateways, wechats []result) string {
 	var b strings.Builder
 	rates := func(rs []result) []float64 {
 		out := make([]float64, len(rs))
@@ -71,7 +77,7 @@ func report(o options, ceilings, gateways []result) string {
 		m, lo, hi := median(xs)
 		fmt.Fprintf(&b, "| %s | "+f+" | "+f+" – "+f+" |\n", name, m, lo, hi)
 	}
-	fmt.Fprintf(&b, "Run on %s, %d CPUs, Go %s; %d pairs (ceiling, gateway interleaved), %s measured per run after %s warm-up; "+
+	fmt.Fprintf(&b, "Run on %s, %d CPUs, Go %s; %d rounds (ceiling, web-chat gateway, WeChat gateway interleaved), %s measured per run after %s warm-up; "+
 		"%d concurrent senders, %d customers, %d agents with sockets. Redis without persistence (scratch).\n\n",
 		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.Version(), o.pairs, o.duration, o.warmup, o.senders, o.visitors, o.agents)
 	b.WriteString("| measure | median | range |\n|---|---|---|\n")
@@ -94,8 +100,19 @@ func report(o options, ceilings, gateways []result) string {
 	line("gateway: end-to-end p99 ms", per(gateways, func(r result) float64 { return msf(pct(r.e2e, .99)) }), "%.2f")
 	line("ceiling: pipeline p50 ms", per(ceilings, func(r result) float64 { return msf(pct(r.ack, .5)) }), "%.2f")
 	line("ceiling: pipeline p99 ms", per(ceilings, func(r result) float64 { return msf(pct(r.ack, .99)) }), "%.2f")
+	acked := func(r result) float64 { return float64(r.msgs) / r.elapsed.Seconds() }
+	line("web chat: msgs/s acknowledged (HTTP 202)", per(gateways, acked), "%.0f")
+	line("WeChat safe mode: msgs/s acknowledged (\"success\")", per(wechats, acked), "%.0f")
+	wxRatio := make([]float64, len(wechats))
+	for i := range wechats {
+		wxRatio[i] = acked(wechats[i]) / acked(gateways[i])
+	}
+	line("WeChat / web chat, acknowledged msgs/s", wxRatio, "%.2f")
+	line("WeChat: ack p50 ms", per(wechats, func(r result) float64 { return msf(pct(r.ack, .5)) }), "%.2f")
+	line("WeChat: ack p99 ms", per(wechats, func(r result) float64 { return msf(pct(r.ack, .99)) }), "%.2f")
+	line("WeChat: Redis round trips per message", per(wechats, func(r result) float64 { return r.perMsg(r.reads) }), "%.2f")
 	errs := 0
-	for _, r := range gateways {
+	for _, r := range append(gateways, wechats...) {
 		errs += r.errors
 	}
 	fmt.Fprintf(&b, "\nGateway send errors during measured windows: %d.\n", errs)

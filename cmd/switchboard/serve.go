@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,6 +16,7 @@ import (
 	"switchboard/config"
 	"switchboard/connectors"
 	"switchboard/connectors/all"
+	"switchboard/internal/blob"
 	"switchboard/internal/rdb"
 	"switchboard/router"
 	"switchboard/server"
@@ -25,6 +27,10 @@ import (
 // shuts them down in order when ctx ends.
 func serve(ctx context.Context, cfg *config.Config) error {
 	log := newLogger(cfg.LogLevel)
+	blobs, err := openBlobs(log, cfg.Blobs)
+	if err != nil {
+		return err
+	}
 	conn, err := rdb.Open(ctx, cfg.RedisURL)
 	if err != nil {
 		return err
@@ -53,8 +59,9 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
+	promReg := prometheus.NewRegistry()
 	env := connectors.Env{In: rt, Redis: conn, Prefix: cfg.RedisPrefix, HTTP: &http.Client{Timeout: 10 * time.Second},
-		Log: log, PublicURL: cfg.PublicURL, Now: time.Now}
+		Log: log, PublicURL: cfg.PublicURL, Now: time.Now, Blobs: blobs, Metrics: promReg}
 	sections := map[connectors.Channel]func(any) error{}
 	for name := range cfg.Channels {
 		sections[connectors.Channel(name)] = cfg.Section(name)
@@ -63,7 +70,6 @@ func serve(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 
-	promReg := prometheus.NewRegistry()
 	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), rt.Collector())
 	if err := metrics.Register(promReg); err != nil {
 		return err
@@ -71,7 +77,7 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	sockets := &session.Sockets{Events: events, Presences: presences, Log: log, LiveChannel: rt.LiveChannel}
 	srv := server.New(server.Options{Listen: cfg.Listen, PublicURL: cfg.PublicURL, BodyLimit: cfg.BodyLimit},
 		server.Deps{Router: rt, Auth: session.NewAuth(dir), Directory: dir, Presences: presences, Sockets: sockets,
-			Registry: reg, Redis: conn, Metrics: promReg, Log: log})
+			Registry: reg, Redis: conn, Metrics: promReg, Log: log, Blobs: blobs})
 
 	// Background work stops only after the server has finished the
 	// requests in flight, so nothing is left half-written.
@@ -105,6 +111,21 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	rt.Close()
 	log.Info("switchboard stopped")
 	return serveErr
+}
+
+// openBlobs opens the store of files that come with messages. A relative
+// directory is relative to the working directory.
+func openBlobs(log *slog.Logger, c config.Blobs) (*blob.Store, error) {
+	dir, err := filepath.Abs(c.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("blobs.dir %q: %w", c.Dir, err)
+	}
+	store, err := blob.Open(dir, blob.Options{MaxTotal: c.MaxBytes, MaxBlob: c.MaxBlobBytes})
+	if err != nil {
+		return nil, fmt.Errorf("blobs.dir %q: %w", c.Dir, err)
+	}
+	log.Info("blob store ready", "dir", dir, "max_bytes", c.MaxBytes, "max_blob_bytes", c.MaxBlobBytes)
+	return store, nil
 }
 
 // demoBanner tells whoever ran `make run` where to go and how to log in.

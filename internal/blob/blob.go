@@ -25,6 +25,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 )
 
 // Errors callers tell apart.
@@ -121,9 +122,6 @@ func (s *Store) Put(ctx context.Context, id string, r io.Reader, name, contentTy
 	if !ValidID(id) {
 		return Meta{}, fmt.Errorf("blob: bad id %q", id)
 	}
-	if err := os.MkdirAll(filepath.Dir(s.path(id)), 0o750); err != nil {
-		return Meta{}, fmt.Errorf("blob: %w", err)
-	}
 	tmp, err := os.CreateTemp(s.dir, ".put-*")
 	if err != nil {
 		return Meta{}, fmt.Errorf("blob: %w", err)
@@ -143,22 +141,58 @@ func (s *Store) Put(ctx context.Context, id string, r io.Reader, name, contentTy
 		contentType = "application/octet-stream"
 	}
 	m := Meta{ID: id, Name: cleanName(name), ContentType: contentType, Size: n, Created: time.Now().UTC()}
-	mj, _ := json.Marshal(m)
-	if err := os.WriteFile(s.path(id)+".json", mj, 0o640); err != nil {
+	mj, err := json.Marshal(m)
+	if err != nil {
 		return Meta{}, fmt.Errorf("blob: meta: %w", err)
 	}
-	if err := os.Rename(tmp.Name(), s.path(id)); err != nil {
-		os.Remove(s.path(id) + ".json")
+	// The metadata goes through a temporary file too, so that Open never
+	// reads half of it.
+	mtmp, err := os.CreateTemp(s.dir, ".meta-*")
+	if err != nil {
+		return Meta{}, fmt.Errorf("blob: meta: %w", err)
+	}
+	defer os.Remove(mtmp.Name())
+	_, err = mtmp.Write(mj)
+	if cerr := mtmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return Meta{}, fmt.Errorf("blob: meta: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(s.path(id)), 0o750); err != nil {
 		return Meta{}, fmt.Errorf("blob: %w", err)
 	}
-	s.mu.Lock()
-	s.total += n
-	over := s.total > s.maxTotal
-	s.mu.Unlock()
+
+	over, err := s.commit(id, mtmp.Name(), tmp.Name(), n)
+	if err != nil {
+		return Meta{}, err
+	}
 	if over {
 		s.trim(id)
 	}
 	return m, nil
+}
+
+// commit moves the metadata and the blob of id into place and counts the
+// blob, replacing what was stored under id. It holds the lock, so a trim
+// never runs in between and the count stays what the directory holds. It
+// reports whether the directory is over its bound.
+func (s *Store) commit(id, metaTmp, blobTmp string, size int64) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var replaced int64
+	if info, err := os.Stat(s.path(id)); err == nil {
+		replaced = info.Size()
+	}
+	if err := os.Rename(metaTmp, s.path(id)+".json"); err != nil {
+		return false, fmt.Errorf("blob: meta: %w", err)
+	}
+	if err := os.Rename(blobTmp, s.path(id)); err != nil {
+		os.Remove(s.path(id) + ".json")
+		return false, fmt.Errorf("blob: %w", err)
+	}
+	s.total += size - replaced
+	return s.total > s.maxTotal, nil
 }
 
 // Open returns the blob's content and metadata; the caller closes it.
@@ -184,6 +218,14 @@ func (s *Store) Open(id string) (io.ReadSeekCloser, Meta, error) {
 	if err != nil {
 		return nil, Meta{}, fmt.Errorf("blob: %w", err)
 	}
+	// While a blob is being replaced, the metadata may already describe
+	// the new version; the size is always that of the file opened.
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, Meta{}, fmt.Errorf("blob: %w", err)
+	}
+	m.Size = info.Size()
 	return f, m, nil
 }
 
@@ -253,20 +295,24 @@ func (s *Store) trim(keep string) {
 	s.total = total
 }
 
-// cleanName keeps a file name displayable and harmless in a header.
+// cleanName keeps a file name displayable and harmless in a header: the
+// last path element only, without control, format (such as bidirectional
+// overrides) or other invisible characters and without double quotes, at
+// most 120 characters.
 func cleanName(n string) string {
 	n = filepath.Base(strings.ReplaceAll(n, "\\", "/"))
 	n = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || r == '"' {
+		if !unicode.IsGraphic(r) || r == '"' {
 			return -1
 		}
 		return r
 	}, n)
-	if n == "." || n == "/" {
+	n = strings.TrimSpace(n)
+	if n == "." || n == ".." || n == "/" {
 		return ""
 	}
 	if r := []rune(n); len(r) > 120 {
-		n = string(r[:120])
+		n = strings.TrimSpace(string(r[:120]))
 	}
 	return n
 }
