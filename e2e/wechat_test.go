@@ -138,6 +138,58 @@ func TestWeChatEndToEnd(t *testing.T) {
 		t.Fatalf("the pushed text is stored %d times, want once", n)
 	}
 
+	// An image: acknowledged at once, its media fetched afterwards (by
+	// whichever replica takes the job) into the shared blob store, and
+	// served to the agent on either replica.
+	jpeg := []byte("\xff\xd8\xff\xe0\x00\x10JFIF a customer's photo")
+	fake.AddMedia(wxAppID, "MEDIA-E2E-1", "image/jpeg", jpeg)
+	img := "<xml><ToUserName><![CDATA[gh_e2e]]></ToUserName><FromUserName><![CDATA[" + wxOpenID + "]]></FromUserName><CreateTime>" +
+		strconv.FormatInt(time.Now().Unix(), 10) + "</CreateTime><MsgType><![CDATA[image]]></MsgType><PicUrl><![CDATA[http://mmbiz.example/x]]></PicUrl>" +
+		"<MediaId><![CDATA[MEDIA-E2E-1]]></MediaId><MsgId>6074130599188427001</MsgId></xml>"
+	if st, _, err := sealPush(t, wxAppID, img, false).post(a.URL, "/channels/wechat/oa/main"); err != nil || st != http.StatusOK {
+		t.Fatalf("image push: %d %v", st, err)
+	}
+	got = sock.waitUntil(t, "message.new for the image", func(fs []agentFrame) bool {
+		return findAgent(fs, func(f agentFrame) bool { return f.Type == "message.new" && strings.Contains(string(f.Data), `"kind":"image"`) }) >= 0
+	})
+	var ev struct {
+		Message struct {
+			Attachments []struct {
+				Ref         string `json:"ref"`
+				ContentType string `json:"content_type"`
+			} `json:"attachments"`
+		} `json:"message"`
+	}
+	_ = json.Unmarshal(got[findAgent(got, func(f agentFrame) bool { return strings.Contains(string(f.Data), `"kind":"image"`) })].Data, &ev)
+	if len(ev.Message.Attachments) != 1 || ev.Message.Attachments[0].Ref == "" {
+		t.Fatalf("image message without its attachment: %+v", ev)
+	}
+	ref := ev.Message.Attachments[0].Ref
+	agentA := login(t, a.URL, agentEmail, agentPassword)
+	for _, cl := range []*apiClient{agent, agentA} {
+		deadline := time.Now().Add(waitTimeout)
+		for {
+			req, _ := http.NewRequest("GET", cl.base+"/api/v1/blobs/"+ref, nil)
+			req.Header.Set("Authorization", "Bearer "+cl.token)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				if !bytes.Equal(body, jpeg) || resp.Header.Get("Content-Type") != "image/jpeg" {
+					t.Errorf("blob via %s: %q as %s", cl.base, body, resp.Header.Get("Content-Type"))
+				}
+				break
+			}
+			if resp.StatusCode != http.StatusNotFound || time.Now().After(deadline) {
+				t.Fatalf("blob via %s: %d %s", cl.base, resp.StatusCode, body)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
 	// A wrong signature is refused and writes nothing.
 	bad := sealPush(t, wxAppID, oaText("1", "forged"), false)
 	bad.query.Set("msg_signature", strings.Repeat("0", 40))
