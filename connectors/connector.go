@@ -122,6 +122,17 @@ type Accepted struct {
 	// Duplicate is true when the message was seen before: acknowledge
 	// again, nothing changed.
 	Duplicate bool
+	// NewConversation is true when the message opened a conversation.
+	NewConversation bool
+}
+
+// Availability is implemented by the Ingester when it knows the agents: a
+// channel may tell a customer who opens a conversation that they are
+// queued when no agent is free.
+type Availability interface {
+	// AgentFree reports whether some agent is online with room for one
+	// more conversation.
+	AgentFree(ctx context.Context) (bool, error)
 }
 
 // Env is what a connector may use. The composition root fills it in.

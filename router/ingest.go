@@ -78,7 +78,8 @@ func (r *Router) Ingest(ctx context.Context, m *connectors.Message) (connectors.
 		// A repeat whose first attempt died between the two round trips
 		// is appended now: only an append that found the message is a
 		// duplicate.
-		acc := connectors.Accepted{MessageID: msg, ConversationID: conv, CustomerID: cust, Duplicate: out.code == 0}
+		acc := connectors.Accepted{MessageID: msg, ConversationID: conv, CustomerID: cust, Duplicate: out.code == 0,
+			NewConversation: out.created}
 		if acc.Duplicate {
 			r.metrics.duplicates.WithLabelValues(string(m.Channel)).Inc()
 			if tickets.Status(out.status).Active() {

@@ -266,3 +266,43 @@ func (r *recorderProfiles) profile(id string) connectors.Profile {
 	defer r.mu.Unlock()
 	return r.profiles[id]
 }
+
+// A mini-program takes no passive text: its greeting goes out through the
+// API after the acknowledgement, once however often WeChat retries.
+func TestMiniProgramGreetingThroughTheAPI(t *testing.T) {
+	rdb, prefix := redistest.Client(t)
+	fake := wxfake.New(wxfake.App{AppID: testAppID, Secret: "secret"})
+	defer fake.Close()
+	a := App{ID: "main", AppID: testAppID, AppSecret: "secret", Token: testToken, EncodingAESKey: a43, APIBase: fake.URL(),
+		Greeting: "您好，有什么可以帮您？"}
+	c, err := build(connectors.WeChatMP, connectors.Env{In: &recorder{}, Redis: rdb, Prefix: prefix, Now: time.Now,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), HTTP: &http.Client{Timeout: 5 * time.Second}},
+		func(v any) error { *(v.(*[]App)) = []App{a}; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	push := `{"ToUserName":"gh","FromUserName":"oUser12345","CreateTime":1700000000,"MsgType":"event","Event":"user_enter_tempsession","SessionFrom":"x"}`
+	for i := 0; i < 3; i++ {
+		resp, err := c.receive(ctx, request(t, safe, push, true))
+		if err != nil || string(resp.Body) != "success" {
+			t.Fatalf("push %d: %v %v", i, resp, err)
+		}
+	}
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	sent, err := fake.WaitSent(wctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sent[0].ToUser != "oUser12345" || sent[0].Content != "您好，有什么可以帮您？" {
+		t.Errorf("sent %+v", sent[0])
+	}
+	time.Sleep(300 * time.Millisecond) // a second greeting would have had time to go out
+	if n := len(fake.Sent()); n != 1 {
+		t.Errorf("%d greetings for one entry delivered three times", n)
+	}
+}

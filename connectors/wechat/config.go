@@ -35,8 +35,14 @@ type App struct {
 	// instead of /cgi-bin/token, for apps whose token other systems fetch
 	// too.
 	StableToken bool `yaml:"stable_token"`
-	// Greeting, when set, is the passive reply to a new follower.
+	// Greeting, when set, welcomes a new follower of an official account
+	// (a passive reply to subscribe) or a customer who opens a
+	// mini-program's customer service (sent through the API).
 	Greeting string `yaml:"greeting"`
+	// QueueMessage, when set, answers a customer's first message of a
+	// conversation when no agent is free (a passive reply on an official
+	// account, an API message on a mini-program).
+	QueueMessage string `yaml:"queue_message"`
 	// IgnoreEvents lists events acknowledged but not stored (by default
 	// LOCATION reports and mass/template send reports).
 	IgnoreEvents []string `yaml:"ignore_events"`
@@ -93,6 +99,11 @@ func (a *App) check() []error {
 	}
 	if a.Name == "" {
 		a.Name = a.ID
+	}
+	for key, v := range map[string]string{"greeting": a.Greeting, "queue_message": a.QueueMessage} {
+		if len([]rune(v)) > 600 {
+			bad(key, "is longer than 600 characters (WeChat's limit is 2,048 bytes)")
+		}
 	}
 	if a.IgnoreEvents == nil {
 		a.IgnoreEvents = defaultIgnored

@@ -114,8 +114,14 @@ func (c *Connector) receive(ctx context.Context, r *connectors.Request) (*connec
 		return nil, &connectors.Error{Status: http.StatusServiceUnavailable, Msg: "not stored, retry", Err: err}
 	}
 	c.queueAfterAck(ctx, a, n, acc)
-	if reply := c.passiveReply(a, p); reply != nil {
-		return c.replyXML(a, reply, safe)
+	if text := c.autoReply(ctx, a, p, acc); text != "" {
+		if c.ch == connectors.WeChatOA {
+			return c.replyXML(a, &textReply{ToUserName: cdata(p.FromUserName), FromUserName: cdata(p.ToUserName),
+				CreateTime: c.env.Now().Unix(), MsgType: "text", Content: cdata(text)}, safe)
+		}
+		// Mini-programs take no passive text: say it through the API, after
+		// the acknowledgement.
+		c.queueSay(ctx, a, p.FromUserName, acc.MessageID, text)
 	}
 	return success(), nil
 }
@@ -143,15 +149,29 @@ type textReply struct {
 	Content      cdata    `xml:"Content"`
 }
 
-// passiveReply is the automatic answer to a push, if any: the greeting to
-// a new follower of an official account. (Mini-programs take no passive
-// text replies.)
-func (c *Connector) passiveReply(a *App, p push) *textReply {
-	if c.ch != connectors.WeChatOA || a.Greeting == "" || p.MsgType != "event" || p.Event != "subscribe" {
-		return nil
+// autoReply is the automatic answer to a push, if any: the greeting to a
+// new follower (or to a customer entering a mini-program's customer
+// service), or the queue message when a customer's message opened a
+// conversation and no agent is free.
+func (c *Connector) autoReply(ctx context.Context, a *App, p push, acc connectors.Accepted) string {
+	switch {
+	case p.MsgType == "event" && (p.Event == "subscribe" || p.Event == "user_enter_tempsession"):
+		if acc.Duplicate && c.ch == connectors.WeChatMP {
+			return "" // sent already, through the API
+		}
+		return a.Greeting
+	case p.MsgType == "event", a.QueueMessage == "", !acc.NewConversation, acc.Duplicate && c.ch == connectors.WeChatMP:
+		return ""
 	}
-	return &textReply{ToUserName: cdata(p.FromUserName), FromUserName: cdata(p.ToUserName),
-		CreateTime: c.env.Now().Unix(), MsgType: "text", Content: cdata(a.Greeting)}
+	av, ok := c.env.In.(connectors.Availability)
+	if !ok {
+		return ""
+	}
+	free, err := av.AgentFree(ctx)
+	if err != nil || free {
+		return ""
+	}
+	return a.QueueMessage
 }
 
 // replyXML renders a passive reply, encrypted when the push was.

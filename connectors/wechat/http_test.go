@@ -43,9 +43,16 @@ func (r *recorder) Ingest(_ context.Context, m *connectors.Message) (connectors.
 		return connectors.Accepted{MessageID: "m", Duplicate: true}, nil
 	}
 	r.seen[k] = true
+	first := !r.seen[m.From.String()]
+	r.seen[m.From.String()] = true
 	r.msgs = append(r.msgs, *m)
-	return connectors.Accepted{MessageID: "m" + strconv.Itoa(len(r.msgs)), ConversationID: "c", CustomerID: "u"}, nil
+	return connectors.Accepted{MessageID: "m" + strconv.Itoa(len(r.msgs)), ConversationID: "c", CustomerID: "u", NewConversation: first}, nil
 }
+
+// busy is a recorder whose agents are all taken.
+type busy struct{ recorder }
+
+func (*busy) AgentFree(context.Context) (bool, error) { return false, nil }
 
 func (r *recorder) all() []connectors.Message {
 	r.mu.Lock()
@@ -415,6 +422,46 @@ func TestVerifyURL(t *testing.T) {
 	var ce *connectors.Error
 	if !errors.As(err, &ce) || ce.Status != 401 {
 		t.Fatalf("wrong signature: %v", err)
+	}
+}
+
+// The queue message answers a conversation's first message when no agent
+// is free, and only then.
+func TestQueueMessage(t *testing.T) {
+	queued := func(a *App) { a.QueueMessage = "客服忙，请稍候 · all agents are busy" }
+	first := xmlPush("text", "<Content>hi</Content><MsgId>1</MsgId>")
+	second := xmlPush("text", "<Content>again</Content><MsgId>2</MsgId>")
+	cases := []struct {
+		name string
+		in   connectors.Ingester
+		edit []func(*App)
+		want []bool // per push: queue message expected
+	}{
+		{"all busy", &busy{}, []func(*App){queued}, []bool{true, false}},
+		{"an agent free", &recorder{}, []func(*App){queued}, []bool{false, false}},
+		{"not configured", &busy{}, nil, []bool{false, false}},
+	}
+	for _, tc := range cases {
+		for _, m := range []mode{plain, safe} {
+			c := testConnector(t, connectors.WeChatOA, tc.in, tc.edit...)
+			for i, body := range []string{first, second} {
+				resp, err := c.receive(context.Background(), request(t, m, body, false))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := string(resp.Body) != "success"
+				if got != tc.want[i] {
+					t.Errorf("%s/%s push %d: reply %q", tc.name, m, i, resp.Body)
+				}
+				if got && m == plain && !strings.Contains(string(resp.Body), "客服忙") {
+					t.Errorf("%s: reply %s", tc.name, resp.Body)
+				}
+			}
+			tc.in = &busy{}
+			if tc.name == "an agent free" {
+				tc.in = &recorder{}
+			}
+		}
 	}
 }
 

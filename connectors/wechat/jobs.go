@@ -16,6 +16,7 @@ import (
 const (
 	jobMedia   = "media"
 	jobProfile = "profile"
+	jobSay     = "say"
 )
 
 // profileEvery is how often a customer's WeChat profile is looked up.
@@ -46,6 +47,19 @@ func (c *Connector) queueAfterAck(ctx context.Context, a *App, n normalized, acc
 	}
 }
 
+// queueSay queues an automatic message to a customer, sent through the
+// customer-service API after the acknowledgement (once per message id).
+func (c *Connector) queueSay(ctx context.Context, a *App, openid, id, text string) {
+	if c.env.Redis == nil {
+		return
+	}
+	err := c.env.Redis.XAdd(ctx, &redis.XAddArgs{Stream: c.jobStream(), MaxLen: 100000, Approx: true,
+		Values: []any{"kind", jobSay, "app", a.ID, "openid", openid, "id", id, "text", text}}).Err()
+	if err != nil {
+		c.env.Log.Warn("wechat: cannot queue an automatic message", "app", a.ID, "err", err)
+	}
+}
+
 // handleJob does one queued piece of work. A failure worth retrying is
 // returned (the job stays pending and is tried again); one that will not
 // get better is logged and dropped.
@@ -61,6 +75,11 @@ func (c *Connector) handleJob(ctx context.Context, m redis.XMessage) error {
 		err = c.fetchMedia(ctx, a, get("media"), get("blob"))
 	case jobProfile:
 		err = c.fetchProfile(ctx, a, get("openid"), get("customer"))
+	case jobSay:
+		err = c.once(ctx, a, "say:"+get("id"), 1, func() error {
+			return c.clients[a.ID].sendCustom(ctx, map[string]any{"touser": get("openid"), "msgtype": "text",
+				"text": map[string]string{"content": get("text")}})
+		})
 	}
 	var ce *connectors.Error
 	if err != nil && errors.As(err, &ce) && !ce.Temporary {
