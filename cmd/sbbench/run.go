@@ -32,6 +32,9 @@ func run(ctx context.Context, o options) (string, error) {
 	if err := g.assignAll(ctx, c); err != nil {
 		return "", err
 	}
+	if err := g.openWeChat(ctx, c); err != nil {
+		return "", err
+	}
 	var ceilings, gateways, wechats []result
 	for i := 0; i < o.pairs; i++ {
 		r, err := ceiling(ctx, c, o)
