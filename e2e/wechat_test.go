@@ -263,3 +263,110 @@ func TestWeChatEndToEnd(t *testing.T) {
 		t.Errorf("%d token fetches for the official account across two replicas, want 1", n)
 	}
 }
+
+// TestWeChatEveryKind posts every kind of push in plaintext, compatible and
+// safe mode through the real routes of a running replica, and reads what
+// was stored back through the agent API.
+func TestWeChatEveryKind(t *testing.T) {
+	requireE2E(t)
+	fake := wxfake.New(wxfake.App{AppID: wxAppID, Secret: "oasecret"}, wxfake.App{AppID: wxMPID, Secret: "mpsecret"})
+	defer fake.Close()
+	c := startClusterWith(t, 1, wxChannels(fake.URL()))
+	r := c.replicas[0]
+	agent := login(t, r.URL, agentEmail, agentPassword)
+
+	type kindCase struct {
+		name, inner, msgType string
+		kind, text           string
+	}
+	oa := []kindCase{
+		{"text", "<Content><![CDATA[文本 <script>x</script>]]></Content>", "text", "text", "文本 <script>x</script>"},
+		{"image", "<PicUrl><![CDATA[http://p]]></PicUrl><MediaId><![CDATA[M1]]></MediaId>", "image", "image", "[图片 image]"},
+		{"voice", "<MediaId><![CDATA[V1]]></MediaId><Format><![CDATA[amr]]></Format><Recognition><![CDATA[语音转文字]]></Recognition>", "voice", "voice", "语音转文字"},
+		{"video", "<MediaId><![CDATA[VI]]></MediaId><ThumbMediaId><![CDATA[T]]></ThumbMediaId>", "video", "video", "[视频 video]"},
+		{"shortvideo", "<MediaId><![CDATA[SV]]></MediaId>", "shortvideo", "video", "[视频 video]"},
+		{"location", "<Location_X>31.2304</Location_X><Location_Y>121.4737</Location_Y><Scale>15</Scale><Label><![CDATA[上海市]]></Label>", "location", "location", "上海市 (31.2304, 121.4737)"},
+		{"link", "<Title><![CDATA[订单页]]></Title><Description><![CDATA[d]]></Description><Url><![CDATA[https://shop.example/o/1]]></Url>", "link", "link", "订单页\nhttps://shop.example/o/1"},
+		{"subscribe", "<Event><![CDATA[subscribe]]></Event><EventKey><![CDATA[qrscene_asset-9]]></EventKey><Ticket><![CDATA[T]]></Ticket>", "event", "event", "关注了公众号 · followed the account (asset-9)"},
+		{"unsubscribe", "<Event><![CDATA[unsubscribe]]></Event>", "event", "event", "取消关注 · unfollowed the account"},
+		{"SCAN", "<Event><![CDATA[SCAN]]></Event><EventKey><![CDATA[asset-9]]></EventKey>", "event", "event", "扫描了二维码 · scanned a QR code (asset-9)"},
+		{"CLICK", "<Event><![CDATA[CLICK]]></Event><EventKey><![CDATA[MENU_HELP]]></EventKey>", "event", "event", "点击了菜单 · clicked a menu"},
+		{"VIEW", "<Event><![CDATA[VIEW]]></Event><EventKey><![CDATA[https://shop.example]]></EventKey>", "event", "event", "打开了菜单链接 · opened a menu link"},
+	}
+	mp := []kindCase{
+		{"mp text", "<Content><![CDATA[小程序文本]]></Content>", "text", "text", "小程序文本"},
+		{"mp image", "<PicUrl><![CDATA[http://p]]></PicUrl><MediaId><![CDATA[M2]]></MediaId>", "image", "image", "[图片 image]"},
+		{"mp page", "<Title><![CDATA[商品]]></Title><AppId><![CDATA[wxapp]]></AppId><PagePath><![CDATA[pages/item?id=3]]></PagePath>", "miniprogrampage", "link", "[小程序 mini-program] 商品 pages/item?id=3"},
+		{"mp enter", "<Event><![CDATA[user_enter_tempsession]]></Event><SessionFrom><![CDATA[item-3]]></SessionFrom>", "event", "event", "进入了客服会话 · opened customer service"},
+	}
+	n := 0
+	post := func(t *testing.T, m, path, appID, openid, body string) {
+		t.Helper()
+		p := sealPush(t, appID, body, false)
+		switch m {
+		case "plaintext":
+			p.query.Del("encrypt_type")
+			p.query.Del("msg_signature")
+			p.body = []byte(body)
+		case "compatible":
+			// The plaintext fields and the ciphertext together; the
+			// signatures stay those of the ciphertext.
+			start := bytes.Index(p.body, []byte("<Encrypt>"))
+			p.body = []byte(strings.Replace(body, "</xml>", string(p.body[start:bytes.Index(p.body, []byte("</xml>"))])+"</xml>", 1))
+		}
+		if st, b, err := p.post(r.URL, path); err != nil || st != http.StatusOK {
+			t.Fatalf("%s push: %d %q %v", m, st, b, err)
+		}
+	}
+	for _, m := range []string{"plaintext", "compatible", "safe"} {
+		for _, set := range []struct {
+			path, appID string
+			cases       []kindCase
+		}{{"/channels/wechat/oa/main", wxAppID, oa}, {"/channels/wechat/mp/shop", wxMPID, mp}} {
+			for _, kc := range set.cases {
+				n++
+				openid := fmt.Sprintf("oKind%s%04d", m[:4], n)
+				msgID := ""
+				if kc.msgType != "event" {
+					msgID = "<MsgId>" + strconv.Itoa(700000+n) + "</MsgId>"
+				}
+				body := "<xml><ToUserName><![CDATA[gh_e2e]]></ToUserName><FromUserName><![CDATA[" + openid + "]]></FromUserName><CreateTime>" +
+					strconv.FormatInt(time.Now().Unix(), 10) + "</CreateTime><MsgType><![CDATA[" + kc.msgType + "]]></MsgType>" + kc.inner + msgID + "</xml>"
+				post(t, m, set.path, set.appID, openid, body)
+				// Find the conversation by its customer (named after the openid)
+				// and read the message back.
+				var list struct {
+					Items []struct {
+						ID           string `json:"id"`
+						CustomerName string `json:"customer_name"`
+					} `json:"items"`
+				}
+				var conv string
+				for deadline := time.Now().Add(waitTimeout); conv == "" && time.Now().Before(deadline); {
+					agent.must(t, "GET", "/api/v1/conversations?view=all&limit=200", nil, &list, http.StatusOK)
+					for _, it := range list.Items {
+						if it.CustomerName == openid {
+							conv = it.ID
+						}
+					}
+					if conv == "" {
+						time.Sleep(20 * time.Millisecond)
+					}
+				}
+				if conv == "" {
+					t.Fatalf("%s %s: no conversation for %s", m, kc.name, openid)
+				}
+				var msgs struct {
+					Items []struct {
+						Kind string `json:"kind"`
+						Text string `json:"text"`
+					} `json:"items"`
+				}
+				agent.must(t, "GET", "/api/v1/conversations/"+conv+"/messages", nil, &msgs, http.StatusOK)
+				if len(msgs.Items) != 1 || msgs.Items[0].Kind != kc.kind || msgs.Items[0].Text != kc.text {
+					t.Errorf("%s %s: stored %+v, want one %s %q", m, kc.name, msgs.Items, kc.kind, kc.text)
+				}
+			}
+		}
+	}
+}
