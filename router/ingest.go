@@ -98,9 +98,12 @@ func (r *Router) Ingest(ctx context.Context, m *connectors.Message) (connectors.
 		case out.created && !newConv:
 			// The conversation's first message died between the round trips
 			// and was never retried: this one created it, so record it now.
-			if err := r.commit.Exec(ctx, r.openConversation(ctx, m, now, cust, conv, nil)); err != nil {
+			b := r.openConversation(ctx, m, now, cust, conv, nil)
+			merging := r.queueMergeCheck(ctx, b, cust)
+			if err := r.commit.Exec(ctx, b); err != nil {
 				return connectors.Accepted{}, fmt.Errorf("router: open conversation: %w", err)
 			}
+			out.mergingInto = merging.Val()
 		case out.created:
 		case out.reopened:
 			if err := r.commit.Exec(ctx, r.announceInbound(ctx, m, now, conv, msg, out)); err != nil {
@@ -111,6 +114,9 @@ func (r *Router) Ingest(ctx context.Context, m *connectors.Message) (connectors.
 			r.commit.Go(r.announceInbound(ctx, m, now, conv, msg, out), func(err error) {
 				r.log.Warn("router: announce message", "conversation", conv, "err", err)
 			})
+		}
+		if out.mergingInto != "" { // opened under a customer being merged (merge.go)
+			acc.CustomerID = r.adoptInbound(ctx, m, now, cust, conv)
 		}
 		return acc, nil
 	}
@@ -123,6 +129,7 @@ type appended struct {
 	created, reopened bool
 	team              string
 	before            string // status before the message
+	mergingInto       string // the customer's merging_into, read after the new-conversation writes
 }
 
 func (r *Router) appendInbound(ctx context.Context, m *connectors.Message, now time.Time, tag, cust, conv, msg string, newConv bool) (appended, error) {
@@ -147,8 +154,10 @@ func (r *Router) appendInbound(ctx context.Context, m *connectors.Message, now t
 		msg, m.ExternalID, ts, cust, string(m.Channel), m.Account, m.From.String(), tag, name,
 		preview(m.Text), string(m.Kind), m.Text, att, fields, string(m.Raw), m.ExternalID,
 		fanout.Encode("", "message.new", live))
+	var merging *redis.StringCmd
 	if newConv {
 		r.openConversation(ctx, m, now, cust, conv, b)
+		merging = r.queueMergeCheck(ctx, b, cust)
 	}
 	if err := r.commit.Exec(ctx, b); err != nil {
 		return appended{}, fmt.Errorf("router: append: %w", err)
@@ -157,10 +166,14 @@ func (r *Router) appendInbound(ctx context.Context, m *connectors.Message, now t
 	if err != nil || len(v) != 8 {
 		return appended{}, fmt.Errorf("router: append: unexpected reply %v: %w", v, err)
 	}
-	return appended{
+	out := appended{
 		code: v[0].(int64), status: v[1].(string), assignee: v[2].(string),
 		created: v[3].(int64) == 1, reopened: v[4].(int64) == 1, team: v[6].(string), before: v[7].(string),
-	}, nil
+	}
+	if merging != nil {
+		out.mergingInto = merging.Val()
+	}
+	return out, nil
 }
 
 // openConversation adds to b (a new batch when nil) the writes that record

@@ -51,6 +51,19 @@ func (k keys) customerIdentities(id string) string { return k.p + "{u:" + id + "
 // time. No TTL.
 func (k keys) customerConversations(id string) string { return k.p + "{u:" + id + "}:convs" }
 
+// customerMerging is the journal of merges into a customer that are under
+// way: loser id → "started ms|why". An entry lives from the decision until
+// the merge is audited, so a retry finds unfinished work. No TTL.
+func (k keys) customerMerging(id string) string { return k.p + "{u:" + id + "}:merging" }
+
+// customerAudit is the stream of changes made to a customer on no agent's
+// request (merges): who, why, when, from, into. No TTL, not trimmed.
+func (k keys) customerAudit(id string) string { return k.p + "{u:" + id + "}:audit" }
+
+// mergeLock lets one process at a time decide and carry out customer
+// merges. Its value is the holder's token; 30 s lease, renewed per step.
+func (k keys) mergeLock() string { return k.p + "merge:lock" }
+
 // conv is the conversation (and ticket) hash. No TTL.
 func (k keys) conv(id string) string { return k.p + "{c:" + id + "}" }
 

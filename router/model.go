@@ -78,6 +78,7 @@ type Message struct {
 type Customer struct {
 	ID            string           `json:"id"`
 	Name          string           `json:"name"`
+	Avatar        string           `json:"avatar,omitempty"` // an image URL from the channel's profile
 	Level         string           `json:"level"`
 	Region        string           `json:"region"`
 	CreatedAt     time.Time        `json:"created_at"`

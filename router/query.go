@@ -297,9 +297,13 @@ func (r *Router) Customer(ctx context.Context, id string) (Customer, error) {
 	if len(h.Val()) == 0 {
 		return Customer{}, ErrNotFound
 	}
+	if into := h.Val()["merged_into"]; into != "" { // folded into another: show that one (merge.go)
+		return r.mergedCustomer(ctx, into)
+	}
 	c := Customer{ID: id, Name: h.Val()["name"], Level: h.Val()["level"], Region: h.Val()["region"],
 		CreatedAt: msTime(h.Val()["created_at"]), Identities: []Identity{}, Tickets: []tickets.Ticket{},
 		Conversations: []Conversation{}}
+	c.Avatar = h.Val()["avatar"]
 	for _, s := range ids.Val() {
 		var idn Identity
 		parts := strings.SplitN(s, "|", 4)
@@ -338,6 +342,10 @@ type CustomerPatch struct {
 
 // UpdateCustomer changes a customer's profile.
 func (r *Router) UpdateCustomer(ctx context.Context, id string, p CustomerPatch) (Customer, error) {
+	id, err := r.followMerged(ctx, id) // a merged customer's edits go to the one it was folded into
+	if err != nil {
+		return Customer{}, err
+	}
 	n, err := r.rdb.Exists(ctx, r.k.customer(id)).Result()
 	if err != nil {
 		return Customer{}, fmt.Errorf("router: customer: %w", err)
@@ -352,6 +360,9 @@ func (r *Router) UpdateCustomer(ctx context.Context, id string, p CustomerPatch)
 				return Customer{}, fmt.Errorf("%w: %s is longer than 200 characters", ErrInvalid, k)
 			}
 			kv = append(kv, k, *v)
+			if k == "name" { // set by hand: a channel's profile never replaces it (profile.go)
+				kv = append(kv, "name_source", nameByAgent)
+			}
 		}
 	}
 	if len(kv) > 0 {

@@ -32,8 +32,18 @@ var (
 	assignLua         = script("assign")
 	overflowLua       = script("overflow")
 	retryDueLua       = script("retry_due")
+	// Customer profiles and merges (profile.go, merge.go).
+	pointIdentityLua    = script("point_identity")
+	attachCustomerLua   = script("attach_customer")
+	moveConversationLua = script("move_conversation")
+	setProfileLua       = script("set_profile")
+	mergeProfileLua     = script("merge_profile")
+	mergeDoneLua        = script("merge_done")
+	mergeLockLua        = script("merge_lock")
+	renameConvLua       = script("rename_conversation")
 )
 
 var allScripts = []*rdb.Script{ingestIdentityLua, appendInboundLua, appendOutboundLua, setFieldsLua,
 	openTicketLua, claimSendLua, forgetIdentityLua, claimLua, backfillLua, releaseLua, assignLua,
-	overflowLua, retryDueLua}
+	overflowLua, retryDueLua, pointIdentityLua, attachCustomerLua, moveConversationLua, setProfileLua,
+	mergeProfileLua, mergeDoneLua, mergeLockLua, renameConvLua}

@@ -20,6 +20,9 @@ const (
 	EventConversationAssigned = "conversation.assigned"
 	EventScreenPop            = "call.screenpop"
 	EventSLAWarning           = "sla.warning"
+	// EventCustomerUpdated tells every agent that a customer's profile,
+	// identities or conversations changed (a channel's profile, a merge).
+	EventCustomerUpdated = "customer.updated"
 )
 
 // Events publishes to agents: to one agent's stream, or to the shared

@@ -1,0 +1,496 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"switchboard/connectors"
+	"switchboard/internal/rdb"
+)
+
+// Merging two customers (the same person, by an identity both share)
+// touches many hash slots: every identity of the loser, every
+// conversation, both customers. It cannot be one script. Instead:
+//
+//   - One process at a time decides and carries out merges (mergeLock, a
+//     lease renewed before every step). Merges are rare, so this costs
+//     nothing, and it rules out two merges going opposite ways or a
+//     customer being folded while another is folded into it.
+//   - The decision is written first, on both sides: an entry in the
+//     winner's journal ({u:W}:merging), then merging_into on the loser.
+//     It is never undone. Everything after it only carries it out, and
+//     every step is idempotent, so running the steps again (UpdateProfile
+//     finds the unfinished merge through either customer, or through an
+//     identity of either, and settles it) finishes the merge.
+//   - Writers that do not take the lock (linking an identity, ingest
+//     opening a conversation) add to a customer and then look at its
+//     merging_into on the same slot; a merge sets merging_into before it
+//     reads what to move. Either the merge sees what they added, or they
+//     see the merge and move their addition along themselves.
+const (
+	mergeLease = 30 * time.Second
+	mergeWait  = 10 * time.Second
+	mergeChunk = 200
+	// mergePasses bounds the passes over a loser's conversations.
+	mergePasses = 1000
+)
+
+// errMergeLockLost stops a merge whose lease ran out; the next attempt
+// continues it.
+var errMergeLockLost = errors.New("router: merge lock lost")
+
+// mergeLock is a held lease on the merge lock.
+type mergeLock struct {
+	r     *Router
+	token string
+}
+
+// withMergeLock runs fn while holding the merge lock, waiting up to
+// mergeWait for it.
+func (r *Router) withMergeLock(ctx context.Context, fn func(lk *mergeLock) error) error {
+	lk := &mergeLock{r: r, token: newID()}
+	deadline := time.Now().Add(mergeWait)
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		ok, err := r.rdb.SetNX(ctx, r.k.mergeLock(), lk.token, mergeLease).Result()
+		if err != nil {
+			return fmt.Errorf("router: merge lock: %w", err)
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("router: merge lock: another merge is still running")
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("router: merge lock: %w", ctx.Err())
+		case <-time.After(wait):
+		}
+	}
+	defer func() {
+		ctx := context.WithoutCancel(ctx)
+		if err := mergeLockLua.Run(ctx, r.rdb, []string{r.k.mergeLock()}, lk.token, "release").Err(); err != nil {
+			r.log.Warn("router: release merge lock", "err", err)
+		}
+	}()
+	return fn(lk)
+}
+
+// renew extends the lease, or fails when it was lost. A nil lock (tests
+// driving the steps by hand) always holds.
+func (lk *mergeLock) renew(ctx context.Context) error {
+	if lk == nil {
+		return nil
+	}
+	n, err := mergeLockLua.Run(ctx, lk.r.rdb, []string{lk.r.k.mergeLock()}, lk.token, "renew",
+		mergeLease.Milliseconds()).Int()
+	if err != nil {
+		return fmt.Errorf("router: renew merge lock: %w", err)
+	}
+	if n != 1 {
+		return errMergeLockLost
+	}
+	return nil
+}
+
+// merge makes customers a and b one, for reason why, and returns the one
+// that remains and the customers folded on the way (see mergeLocked).
+func (r *Router) merge(ctx context.Context, a, b, why string) (winner string, folded []string, err error) {
+	err = r.withMergeLock(ctx, func(lk *mergeLock) error {
+		winner, folded, err = r.mergeLocked(ctx, lk, a, b, why, 0)
+		return err
+	})
+	return winner, folded, err
+}
+
+// mergeLocked is merge with the lock held. It first finishes merges left
+// unfinished around either customer, then folds the customer with fewer
+// conversations into the other (on a tie, the newer id into the older).
+// depth counts merges started from settle, to bound them.
+func (r *Router) mergeLocked(ctx context.Context, lk *mergeLock, a, b, why string, depth int) (string, []string, error) {
+	if depth > maxHops {
+		return "", nil, fmt.Errorf("router: merges of %s and %s lead to more than %d others", a, b, maxHops)
+	}
+	var folded []string
+	// Settling b can fold a (an unfinished merge of a into b): settle a
+	// again afterwards, so both are customers that remain.
+	for _, id := range []*string{&a, &b, &a} {
+		final, f, err := r.settle(ctx, lk, *id, depth)
+		if err != nil {
+			return "", folded, err
+		}
+		*id = final
+		for _, l := range f {
+			if !contains(folded, l) {
+				folded = append(folded, l)
+			}
+		}
+	}
+	if a == b {
+		return a, folded, nil
+	}
+	winner, loser, err := r.pickWinner(ctx, a, b)
+	if err != nil {
+		return "", folded, err
+	}
+	if err := r.fold(ctx, lk, merging{loser: loser, winner: winner, why: why}); err != nil {
+		return "", folded, err
+	}
+	return winner, append(folded, loser), nil
+}
+
+// pickWinner orders two customers: the one with more conversations
+// remains; on a tie the older id (ids are ULIDs) does.
+func (r *Router) pickWinner(ctx context.Context, a, b string) (winner, loser string, err error) {
+	pipe := r.rdb.Pipeline()
+	na := pipe.ZCard(ctx, r.k.customerConversations(a))
+	nb := pipe.ZCard(ctx, r.k.customerConversations(b))
+	if _, err := pipe.Exec(ctx); err != nil {
+		return "", "", fmt.Errorf("router: count conversations: %w", err)
+	}
+	if na.Val() > nb.Val() || (na.Val() == nb.Val() && a < b) {
+		return a, b, nil
+	}
+	return b, a, nil
+}
+
+// settle finishes, under the lock, every unfinished merge on the way from
+// customer id to the customer it is folded into, and into that one. It
+// returns that customer and the customers it folded.
+func (r *Router) settle(ctx context.Context, lk *mergeLock, id string, depth int) (string, []string, error) {
+	var folded []string
+	add := func(ls ...string) {
+		for _, l := range ls {
+			if !contains(folded, l) {
+				folded = append(folded, l)
+			}
+		}
+	}
+	for range maxHops {
+		ch, err := r.chain(ctx, id)
+		if err != nil {
+			return "", folded, err
+		}
+		work := 0
+		for _, s := range ch {
+			if s.into != "" && !s.done {
+				if err := r.fold(ctx, lk, merging{loser: s.id, winner: s.into}); err != nil {
+					return "", folded, err
+				}
+				add(s.id)
+				work++
+			}
+			if s.pending == 0 {
+				continue
+			}
+			journal, err := r.rdb.HGetAll(ctx, r.k.customerMerging(s.id)).Result()
+			if err != nil {
+				return "", folded, fmt.Errorf("router: merge journal: %w", err)
+			}
+			for l, rec := range journal {
+				f, err := r.settleEntry(ctx, lk, s.id, l, rec, depth)
+				if err != nil {
+					return "", folded, err
+				}
+				add(f...)
+				work++
+			}
+		}
+		id = ch[len(ch)-1].id
+		if work == 0 {
+			return id, folded, nil
+		}
+	}
+	return "", folded, fmt.Errorf("router: merges around customer %s kept coming", id)
+}
+
+// settleEntry finishes the merge of loser into winner that winner's
+// journal records (rec is "started ms|why"). Usually that is the rest of
+// the fold. But when the process died between the journal entry and the
+// loser's merging_into, and a later merge claimed the loser for another
+// customer, nothing of this merge was carried out (moving starts only
+// once the loser's merging_into names the winner, and it never changes):
+// the entry is dropped, and the winner merged with what the loser became.
+func (r *Router) settleEntry(ctx context.Context, lk *mergeLock, winner, loser, rec string, depth int) ([]string, error) {
+	st, ok, err := r.state(ctx, loser)
+	if err != nil {
+		return nil, err
+	}
+	if ok && (st.into == "" || st.into == winner) {
+		if err := r.fold(ctx, lk, merging{loser: loser, winner: winner}); err != nil {
+			return nil, err
+		}
+		return []string{loser}, nil
+	}
+	if err := r.rdb.HDel(ctx, r.k.customerMerging(winner), loser).Err(); err != nil {
+		return nil, fmt.Errorf("router: merge journal: %w", err)
+	}
+	r.log.Warn("router: merge: dropped a journal entry whose loser was merged elsewhere", "winner", winner,
+		"loser", loser, "merging_into", st.into)
+	if !ok {
+		return nil, nil
+	}
+	why := rec
+	if _, w, found := strings.Cut(rec, "|"); found {
+		why = w
+	}
+	_, folded, err := r.mergeLocked(ctx, lk, winner, loser, why, depth+1)
+	return folded, err
+}
+
+// merging is one fold of customer loser into customer winner.
+type merging struct {
+	loser, winner string
+	// why is recorded in the audit; empty when finishing a merge decided
+	// earlier (its journal entry has the reason).
+	why string
+}
+
+// foldStep is one idempotent step of a fold.
+type foldStep struct {
+	name string
+	run  func(r *Router, ctx context.Context, lk *mergeLock, m merging) error
+}
+
+// foldSteps are the steps of a fold, in order. A crash after any of them
+// leaves a state that the next UpdateProfile touching either customer
+// (or an identity of either) finds and finishes from the first step.
+var foldSteps = []foldStep{
+	{"claim", (*Router).claimMerge},
+	{"identities", (*Router).moveIdentities},
+	{"conversations", (*Router).moveConversations},
+	{"profile", (*Router).mergeProfile},
+	{"mark", (*Router).markMerged},
+	{"audit", (*Router).recordMerge},
+}
+
+// fold folds m.loser into m.winner, all steps, renewing the lease before
+// each.
+func (r *Router) fold(ctx context.Context, lk *mergeLock, m merging) error {
+	for _, s := range foldSteps {
+		if err := lk.renew(ctx); err != nil {
+			return err
+		}
+		if err := s.run(r, ctx, lk, m); err != nil {
+			return fmt.Errorf("router: merge %s into %s: %s: %w", m.loser, m.winner, s.name, err)
+		}
+	}
+	r.log.Info("router: customers merged", "from", m.loser, "into", m.winner)
+	return nil
+}
+
+// claimMerge writes the decision: the winner's journal entry first, then
+// merging_into on the loser (both kept when already there), so a loser
+// marked merging always has its entry until the merge is audited. It
+// refuses a winner that is itself being folded.
+func (r *Router) claimMerge(ctx context.Context, _ *mergeLock, m merging) error {
+	why := m.why
+	if why == "" {
+		why = "unfinished merge"
+	}
+	rec := fmt.Sprintf("%d|%s", ms(r.now()), why)
+	if err := r.rdb.HSetNX(ctx, r.k.customerMerging(m.winner), m.loser, rec).Err(); err != nil {
+		return err
+	}
+	pipe := r.rdb.Pipeline()
+	pipe.HSetNX(ctx, r.k.customer(m.loser), "merging_into", m.winner)
+	into := pipe.HGet(ctx, r.k.customer(m.loser), "merging_into")
+	if _, err := pipe.Exec(ctx); err != nil {
+		return err
+	}
+	if into.Val() != m.winner {
+		return fmt.Errorf("%w: customer %s is being merged into %s", ErrConflict, m.loser, into.Val())
+	}
+	wInto, err := r.rdb.HGet(ctx, r.k.customer(m.winner), "merging_into").Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return err
+	}
+	if wInto != "" {
+		return fmt.Errorf("%w: customer %s is itself being merged into %s", ErrConflict, m.winner, wInto)
+	}
+	return nil
+}
+
+// moveIdentities points every identity of the loser at the winner (one
+// script on each identity's slot) and adds them to the winner's handles.
+// The loser keeps its own set, as a record of what it had.
+func (r *Router) moveIdentities(ctx context.Context, lk *mergeLock, m merging) error {
+	hs, err := r.rdb.SMembers(ctx, r.k.customerIdentities(m.loser)).Result()
+	if err != nil {
+		return err
+	}
+	for start := 0; start < len(hs); start += mergeChunk {
+		chunk := hs[start:min(start+mergeChunk, len(hs))]
+		b := rdb.NewBatch(r.rdb)
+		var cmds []*redis.Cmd
+		for _, h := range chunk {
+			id, ok := identityOfHandle(h)
+			if !ok {
+				continue
+			}
+			cmds = append(cmds, b.Run(ctx, pointIdentityLua,
+				[]string{r.k.identityCustomer(identityTag(id))}, m.loser, m.winner))
+		}
+		members := make([]any, len(chunk))
+		for i, h := range chunk {
+			members[i] = h
+		}
+		b.Pipe().SAdd(ctx, r.k.customerIdentities(m.winner), members...)
+		if err := b.Exec(ctx); err != nil {
+			return err
+		}
+		for _, c := range cmds {
+			if v, _ := c.Slice(); len(v) == 2 && v[0] != m.winner {
+				// Points at a third customer: not ours to move.
+				r.log.Warn("router: merge: identity belongs to another customer", "from", m.loser,
+					"into", m.winner, "customer", v[0])
+			}
+		}
+		if err := lk.renew(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// moveConversations gives each of the loser's conversations to the
+// winner: its customer_id first, then the winner's list (same score),
+// then out of the loser's list. It goes on until the loser's list is
+// empty, so a conversation added meanwhile moves too.
+func (r *Router) moveConversations(ctx context.Context, lk *mergeLock, m merging) error {
+	for range mergePasses {
+		zs, err := r.rdb.ZRangeWithScores(ctx, r.k.customerConversations(m.loser), 0, mergeChunk-1).Result()
+		if err != nil {
+			return err
+		}
+		if len(zs) == 0 {
+			return nil
+		}
+		b := rdb.NewBatch(r.rdb)
+		members := make([]any, len(zs))
+		for i, z := range zs {
+			conv := z.Member.(string)
+			members[i] = conv
+			b.Run(ctx, moveConversationLua, []string{r.k.conv(conv)}, m.winner)
+		}
+		if err := b.Exec(ctx); err != nil {
+			return err
+		}
+		pipe := r.rdb.Pipeline()
+		pipe.ZAddNX(ctx, r.k.customerConversations(m.winner), zs...)
+		pipe.ZRem(ctx, r.k.customerConversations(m.loser), members...)
+		if _, err := pipe.Exec(ctx); err != nil {
+			return err
+		}
+		if err := lk.renew(ctx); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("more than %d conversations", mergePasses*mergeChunk)
+}
+
+// mergeProfile keeps what the loser's profile knew that the winner's does
+// not: a name set by an agent or a channel, avatar, level, region, last
+// agent.
+func (r *Router) mergeProfile(ctx context.Context, _ *mergeLock, m merging) error {
+	v, err := r.rdb.HMGet(ctx, r.k.customer(m.loser), "name", "name_source", "avatar", "level", "region", "last_agent").Result()
+	if err != nil {
+		return err
+	}
+	return mergeProfileLua.Run(ctx, r.rdb, []string{r.k.customer(m.winner)},
+		asString(v[0]), asString(v[1]), "avatar", asString(v[2]), "level", asString(v[3]),
+		"region", asString(v[4]), "last_agent", asString(v[5])).Err()
+}
+
+// markMerged marks the loser done: merged_into, and merged_at the first
+// time.
+func (r *Router) markMerged(ctx context.Context, _ *mergeLock, m merging) error {
+	pipe := r.rdb.Pipeline()
+	pipe.HSet(ctx, r.k.customer(m.loser), "merged_into", m.winner)
+	pipe.HSetNX(ctx, r.k.customer(m.loser), "merged_at", ms(r.now()))
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+// recordMerge writes the audit entry on the winner and clears its
+// journal entry, once.
+func (r *Router) recordMerge(ctx context.Context, _ *mergeLock, m merging) error {
+	return mergeDoneLua.Run(ctx, r.rdb, []string{r.k.customerMerging(m.winner), r.k.customerAudit(m.winner)},
+		m.loser, m.winner, ms(r.now()), "system").Err()
+}
+
+// queueMergeCheck adds to b, after ingest's writes on a customer for a
+// new conversation, a read of whether that customer is being folded into
+// another. Both are on the customer's slot, so if the read finds nothing,
+// the merge (which sets merging_into before it lists what to move) sees
+// the new conversation.
+func (r *Router) queueMergeCheck(ctx context.Context, b *rdb.Batch, cust string) *redis.StringCmd {
+	return b.Pipe().HGet(ctx, r.k.customer(cust), "merging_into")
+}
+
+// adoptInbound moves a conversation that ingest just opened under a
+// customer being folded into another (the identity still pointed at the
+// loser when ingest read it) to the customer that remains, with its
+// identity. It returns that customer, or cust when that failed (logged:
+// the message is stored, and a view of the loser follows merged_into).
+func (r *Router) adoptInbound(ctx context.Context, m *connectors.Message, now time.Time, cust, conv string) string {
+	member := handle(m.Channel, m.Account, m.From)
+	tag := identityTag(m.From)
+	target := cust
+	for range maxHops {
+		final, _, err := r.resolve(ctx, target)
+		if err == nil {
+			err = r.repointTo(ctx, tag, final)
+		}
+		if err == nil {
+			err = moveConversationLua.Run(ctx, r.rdb, []string{r.k.conv(conv)}, final).Err()
+		}
+		var code int64
+		var into string
+		if err == nil {
+			code, into, err = r.attach(ctx, final, member, conv, ms(now))
+		}
+		if err != nil {
+			r.log.Warn("router: move a new conversation to the merged customer", "conversation", conv,
+				"from", cust, "err", err)
+			return cust
+		}
+		if code == -1 {
+			target = into
+			continue
+		}
+		if err := r.rdb.ZRem(ctx, r.k.customerConversations(cust), conv).Err(); err != nil {
+			r.log.Warn("router: move a new conversation to the merged customer", "conversation", conv,
+				"from", cust, "err", err)
+		}
+		return final
+	}
+	r.log.Warn("router: move a new conversation to the merged customer: the customer kept changing",
+		"conversation", conv, "from", cust)
+	return cust
+}
+
+// repointTo points the identity with tag at customer final when it points
+// nowhere or at a customer folded into final; an identity of a third
+// customer is left alone.
+func (r *Router) repointTo(ctx context.Context, tag, final string) error {
+	for range maxHops {
+		cur, _, err := r.pointIdentity(ctx, tag, "", final)
+		if err != nil || cur == final {
+			return err
+		}
+		other, _, err := r.resolve(ctx, cur)
+		if err != nil || other != final {
+			return err
+		}
+		if _, _, err := r.pointIdentity(ctx, tag, cur, final); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("router: identity kept changing")
+}
