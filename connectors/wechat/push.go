@@ -272,7 +272,7 @@ var eventText = map[string]string{
 // its key are added so two different clicks in one second stay two.
 func event(app *App, p push, m *connectors.Message, n *normalized) error {
 	if p.Event == "" {
-		return errors.New("Event is missing")
+		return errors.New("the Event element is missing")
 	}
 	m.Kind = connectors.KindEvent
 	m.Fields["event"] = p.Event
