@@ -6,7 +6,7 @@
 // loopback ports against one redis-server of the test's own
 // (internal/redistest). They talk to the processes only through their
 // public surfaces: the agent HTTP API and socket, the web-chat HTTP API and
-// socket, and, in browser_test.go, headless Chromium driving the customer
+// socket, the WeChat callback routes, and, in the browser tests, headless Chromium driving the customer
 // widget and the agent inbox.
 //
 //	multiprocess_test.go  two replicas on one Redis: a customer on one, an
@@ -15,6 +15,12 @@
 //	browser_test.go       widget -> inbox -> widget in Chromium, literal
 //	                      rendering of hostile text, history after reload;
 //	                      inbox pages, CSP, the bilingual 404 page
+//	wechat_test.go        official account and mini-program pushes through
+//	                      the real routes against a fake WeChat API: retries
+//	                      on two replicas stored once, every kind in every
+//	                      mode, media into the blob store, replies, errcodes
+//	browser_wechat_test.go a WeChat conversation in the inbox in Chromium:
+//	                      badges, reply window, media, hostile text, reply
 //
 // Run them with `go test ./e2e/`; `-short` skips the whole package. They
 // need redis-server (and /usr/bin/chromium for the browser tests): locally a

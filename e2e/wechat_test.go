@@ -150,7 +150,9 @@ func TestWeChatEndToEnd(t *testing.T) {
 		t.Fatalf("image push: %d %v", st, err)
 	}
 	got = sock.waitUntil(t, "message.new for the image", func(fs []agentFrame) bool {
-		return findAgent(fs, func(f agentFrame) bool { return f.Type == "message.new" && strings.Contains(string(f.Data), `"kind":"image"`) }) >= 0
+		return findAgent(fs, func(f agentFrame) bool {
+			return f.Type == "message.new" && strings.Contains(string(f.Data), `"kind":"image"`)
+		}) >= 0
 	})
 	var ev struct {
 		Message struct {

@@ -12,8 +12,11 @@ import (
 )
 
 // pageCSP keeps the inbox to its own scripts and styles: customer text can
-// never run as code even if it reached the DOM as HTML.
-const pageCSP = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; " +
+// never run as code even if it reached the DOM as HTML. Media come from the
+// blob route, fetched with the agent's token and shown from blob: URLs;
+// customers' avatars (URLs a channel's API gave, such as WeChat's) are the
+// only remote images, and no referrer goes with them.
+const pageCSP = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob: https:; media-src 'self' blob:; " +
 	"style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 
 // inboxRoutes serves the inbox page and its assets from the binary.

@@ -70,6 +70,7 @@
     customer: null, customerLoading: false, customerSeq: 0, ticket: null,
     noteMode: false, sending: false, draftKey: null, draftSig: null,
     windowTimer: 0, windowRefused: null,
+    media: new Map(), mediaGen: 0, csp: null,
     lastIds: { agent: "", inbox: "" },
     ws: null, wsTimer: 0, pingTimer: 0, backoff: 0, lastRx: 0, conn: "reconnecting",
     error: null, notice: null, loginErr: null,
@@ -190,7 +191,7 @@
   const tOr = (key, raw) => (DICT[lang] && DICT[lang][key] ? t(key) : String(raw || ""));
   const channelLabel = (c) => tOr("channel." + c, c);
   const statusLabel = (s) => tOr("status." + s, s);
-  const badge = (c) => h("span", { class: "badge ch-" + token(c) }, channelLabel(c));
+  const badge = (c) => h("span", { class: "badge ch-" + token(c), data: { channel: token(c) }, title: t("channel.title", { name: channelLabel(c) }) }, channelLabel(c));
   const statusPill = (s) => h("span", { class: "pill st-" + token(s) }, statusLabel(s));
   function agentName(id) {
     if (!id) return "";
@@ -270,6 +271,7 @@
 
   function resetState() {
     disconnect();
+    dropMedia();
     clearTimeout(S.agentsTimer);
     clearTimeout(S.ticketTimer);
     clearTimeout(S.windowTimer);
@@ -312,6 +314,7 @@
     $("app").hidden = false;
     renderAll();
     connect();
+    mediaPolicy().then(() => renderCustomer());
     const meP = api("GET", "/me").then((r) => {
       if (r && r.agent) S.me = r.agent;
       if (r && r.presence) S.presence = r.presence;
@@ -554,6 +557,7 @@
     S.cursor = id;
     S.unread.delete(id);
     S.open = S.byId.get(id) ? Object.assign({}, S.byId.get(id)) : null;
+    dropMedia();
     S.msgs = [];
     S.msgById = new Map();
     S.msgEls = new Map();
@@ -649,16 +653,375 @@
       return h("div", { class: "message message-system", data: { id: m.id }, title: by },
         h("span", { class: "message-text" }, msgBody(m)), " · ", timeEl("message-time", m.created_at));
     }
+    if (m.kind === "event") return eventEl(m);
     let who;
     if (cls === "message-in") who = m.author_name || (S.open && S.open.customer_name) || t("thread.customer");
     else who = m.author_name || agentName(m.author) || t("thread.agent");
-    return h("div", { class: "message " + cls, data: { id: m.id } },
+    const kind = token(m.kind) || "text";
+    return h("div", { class: "message " + cls, data: { id: m.id, kind } },
       h("div", { class: "message-meta" },
         cls === "message-note" ? h("span", { class: "note-label" }, t("thread.note")) : null,
         h("span", { class: "message-author" }, who),
         timeEl("message-time", m.created_at)),
-      h("div", { class: "message-bubble" }, h("div", { class: "message-text" }, msgBody(m))),
+      h("div", { class: "message-bubble kind-" + kind }, ...msgContent(m)),
       cls === "message-out" ? deliveryEl(m.delivery) : null);
+  }
+
+  // ---------- message kinds
+  // Everything in a message is the customer's: it goes into the page as
+  // text; a URL becomes a link only when it is http(s).
+  const fieldsOf = (m) => {
+    const f = m && m.fields && typeof m.fields === "object" ? m.fields : {};
+    const out = {};
+    for (const k of Object.keys(f)) if (typeof f[k] === "string") out[k] = f[k];
+    return out;
+  };
+  function safeURL(s) {
+    if (typeof s !== "string" || !s) return null;
+    let u;
+    try { u = new URL(s); } catch (_) { return null; }
+    return u.protocol === "http:" || u.protocol === "https:" ? u.href : null;
+  }
+  const unavailable = () => h("div", { class: "media-missing" }, t("media.unavailable"));
+
+  // msgContent is what goes in a message's bubble, by kind.
+  function msgContent(m) {
+    const f = fieldsOf(m);
+    const atts = (Array.isArray(m.attachments) ? m.attachments : []).filter((a) => a && typeof a === "object");
+    const first = atts[0] || null;
+    let out, used = null;
+    switch (m.kind) {
+      case "image":
+        used = first;
+        out = [used ? mediaBox("image", used) : unavailable()];
+        break;
+      case "voice": {
+        used = first;
+        out = [];
+        if (f.recognition) {
+          out.push(h("div", { class: "message-text voice-text" },
+            h("span", { class: "voice-label" }, t("media.recognition")), f.recognition));
+        }
+        const format = (f.format || (used && String(used.name || "").split(".").pop()) || "amr").toUpperCase();
+        out.push(used ? mediaBox("voice", used, format) : unavailable());
+        break;
+      }
+      case "video":
+        used = first;
+        out = [used ? mediaBox("video", used) : unavailable()];
+        break;
+      case "location":
+        out = [locationEl(m, f)];
+        break;
+      case "link":
+        out = [linkEl(m, f)];
+        break;
+      default:
+        out = [h("div", { class: "message-text" }, msgBody(m))];
+    }
+    for (const a of atts) if (a !== used) out.push(mediaBox("file", a));
+    return out;
+  }
+
+  // A customer's event (followed the account, scanned a code, opened the
+  // chat) is a centred line, like the system ones; its keys are the tooltip.
+  function eventEl(m) {
+    const f = fieldsOf(m);
+    const details = ["event", "event_key", "scene", "source", "session_from", "url"]
+      .filter((k) => f[k]).map((k) => k + ": " + f[k]).join("\n");
+    const text = m.text || (f.event ? t("sys.event", { event: f.event }) : t("sys.eventPlain"));
+    return h("div", { class: "message message-system message-event", data: { id: m.id, kind: "event" }, title: details || null },
+      h("span", { class: "message-text" }, text), " · ", timeEl("message-time", m.created_at));
+  }
+
+  // locationEl: the place's label, its coordinates and WeChat's zoom, and
+  // a geo: link (RFC 5870; the device's own map application, no web host).
+  function locationEl(m, f) {
+    const lat = Number.parseFloat(f.latitude), lon = Number.parseFloat(f.longitude);
+    const ok = Number.isFinite(lat) && Number.isFinite(lon) && Math.abs(lat) <= 90 && Math.abs(lon) <= 180;
+    // The connector's text is "label (lat, lon)".
+    let label = String(m.text || "");
+    const tail = "(" + (f.latitude || "") + ", " + (f.longitude || "") + ")";
+    if (f.latitude && label.endsWith(tail)) label = label.slice(0, -tail.length).trim();
+    return h("div", { class: "loc" },
+      h("div", { class: "message-text loc-label" }, label || t("kind.location")),
+      f.latitude || f.longitude
+        ? h("div", { class: "loc-coords" }, (f.latitude || "?") + ", " + (f.longitude || "?"),
+          f.scale ? " · " + t("loc.scale", { scale: f.scale }) : null)
+        : null,
+      ok ? h("a", { class: "loc-map", href: "geo:" + lat + "," + lon }, t("loc.map")) : null);
+  }
+
+  // linkEl: a shared article (title, description, URL) or a mini-program
+  // page card (title, page path, AppID).
+  function linkEl(m, f) {
+    const mini = f.msg_type === "miniprogrampage" || !!f.pagepath || !!f.appid;
+    const kids = [];
+    if (mini) kids.push(h("div", { class: "card-kind" }, t("link.miniprogram")));
+    if (f.title) kids.push(h("div", { class: "card-title" }, f.title));
+    if (f.description) kids.push(h("div", { class: "card-desc" }, f.description));
+    if (mini) {
+      if (f.pagepath) kids.push(h("div", { class: "card-path" }, h("span", { class: "card-key" }, t("link.page")), " ", h("code", null, f.pagepath)));
+      if (f.appid) kids.push(h("div", { class: "card-path" }, h("span", { class: "card-key" }, t("link.app")), " ", h("code", null, f.appid)));
+    } else if (f.url) {
+      const href = safeURL(f.url);
+      kids.push(href
+        ? h("a", { class: "card-url", href, target: "_blank", rel: "noopener noreferrer nofollow" }, f.url)
+        : h("div", { class: "card-url" }, f.url));
+    }
+    if (!f.title && !f.url && !f.pagepath) kids.push(h("div", { class: "message-text" }, msgBody(m)));
+    return h("div", { class: "card" + (mini ? " card-mini" : "") }, ...kids);
+  }
+
+  // ---------- media: files in the blob store (WeChat images, voice, video)
+  // GET /blobs/{ref} wants the Authorization header, which <img src> cannot
+  // send: each file is fetched once per open thread and shown from a blob:
+  // URL, or from a data: URL where the page's Content-Security-Policy does
+  // not allow blob: images. Leaving the thread revokes the URLs. Right after
+  // a message arrives its file may still be on its way from WeChat: a 404 is
+  // retried a few times before the file counts as unavailable.
+  const BLOB_REF = /^[0-9a-f]{32}$/;
+  const MEDIA_RETRY = [500, 1000, 2000, 4000, 8000, 15000]; // ms before each retry: 30 s in all
+
+  // mediaPolicy reads the page's policy (the server sends the same header
+  // with every file of the page) and answers what media may load from.
+  let cspP = null;
+  function mediaPolicy() {
+    if (!cspP) {
+      cspP = (async () => {
+        let csp = "";
+        try {
+          const r = await fetch("/inbox/favicon.svg", { cache: "no-store" });
+          csp = r.headers.get("Content-Security-Policy") || "";
+        } catch (_) { cspP = null; } // unknown: try blob:, fall back on errors
+        const pol = {
+          imgBlob: cspAllows(csp, "img-src", ["blob:"]),
+          imgData: cspAllows(csp, "img-src", ["data:"]),
+          imgHttps: cspAllows(csp, "img-src", ["https:", "*"]),
+          mediaBlob: cspAllows(csp, "media-src", ["blob:"]),
+        };
+        S.csp = pol;
+        return pol;
+      })();
+    }
+    return cspP;
+  }
+  // cspAllows: whether each policy of csp (several headers come joined by
+  // ",") lets directive (or default-src in its absence) load URLs of a
+  // scheme: one of the sources must be listed. Neither 'self' nor * covers
+  // blob: and data:, only the scheme itself.
+  function cspAllows(csp, directive, sources) {
+    for (const policy of String(csp).split(",")) {
+      const dirs = new Map();
+      for (const part of policy.split(";")) {
+        const w = part.trim().toLowerCase().split(/\s+/).filter(Boolean);
+        if (w.length && !dirs.has(w[0])) dirs.set(w[0], w.slice(1));
+      }
+      const src = dirs.get(directive) || dirs.get("default-src");
+      if (src && !sources.some((x) => src.includes(x))) return false;
+    }
+    return true;
+  }
+
+  function mediaEntry(ref) {
+    let e = S.media.get(ref);
+    if (!e) {
+      e = {
+        ref, state: "loading", tries: 0, timer: 0, blob: null, policy: null,
+        url: "", dlUrl: "", dataP: null, dataUrl: "", useData: false, noPlayer: false,
+      };
+      S.media.set(ref, e);
+      loadMedia(e, S.mediaGen);
+    }
+    return e;
+  }
+
+  async function loadMedia(e, gen) {
+    let res = null;
+    try {
+      res = await fetch(API + "/blobs/" + enc(e.ref), {
+        headers: { Authorization: "Bearer " + S.token },
+        cache: e.tries ? "no-cache" : "default",
+      });
+    } catch (_) { res = null; }
+    if (gen !== S.mediaGen) return;
+    if (res && res.status === 401) { sessionExpired(); return; }
+    if (res && res.ok) {
+      try {
+        const blob = await res.blob();
+        const policy = await mediaPolicy();
+        if (gen !== S.mediaGen) return;
+        e.blob = blob;
+        e.policy = policy;
+        e.useData = !policy.imgBlob;
+        setMedia(e, "ready");
+      } catch (_) {
+        if (gen === S.mediaGen) setMedia(e, "missing");
+      }
+      return;
+    }
+    const again = !res || res.status === 404 || res.status >= 500;
+    if (again && e.tries < MEDIA_RETRY.length) {
+      e.timer = setTimeout(() => {
+        e.timer = 0;
+        if (gen === S.mediaGen) loadMedia(e, gen);
+      }, MEDIA_RETRY[e.tries++]);
+      return;
+    }
+    setMedia(e, "missing");
+  }
+
+  function setMedia(e, state) {
+    e.state = state;
+    for (const box of $("thread").querySelectorAll(".media")) if (box.dataset.ref === e.ref) fillMedia(box);
+  }
+
+  // dropMedia forgets the open thread's files: pending retries stop and
+  // the object URLs are revoked.
+  function dropMedia() {
+    S.mediaGen++;
+    for (const e of S.media.values()) {
+      clearTimeout(e.timer);
+      if (e.url) URL.revokeObjectURL(e.url);
+      if (e.dlUrl) URL.revokeObjectURL(e.dlUrl);
+    }
+    S.media = new Map();
+    closeLightbox();
+  }
+
+  const objectURL = (e) => e.url || (e.url = URL.createObjectURL(e.blob));
+  // The download URL is typed as bytes: the browser saves the file and
+  // never renders the customer's file in the inbox's origin.
+  const downloadURL = (e) => e.dlUrl || (e.dlUrl = URL.createObjectURL(new Blob([e.blob], { type: "application/octet-stream" })));
+  function dataURL(e) {
+    if (!e.dataP) {
+      e.dataP = new Promise((resolve) => {
+        const rd = new FileReader();
+        rd.onload = () => resolve(typeof rd.result === "string" ? rd.result : "");
+        rd.onerror = () => resolve("");
+        rd.readAsDataURL(e.blob);
+      });
+    }
+    return e.dataP;
+  }
+  const isImage = (type) => /^image\//i.test(type || "") && !/svg|xml/i.test(type);
+  function canPlay(tag, type) {
+    try { return !!type && document.createElement(tag).canPlayType(type) !== ""; } catch (_) { return false; }
+  }
+  function fileName(att, fallback) {
+    const n = String((att && att.name) || "").replace(/[\\/\u0000-\u001f]/g, "_").trim();
+    return n || fallback;
+  }
+  function sizeText(n) {
+    if (!(n > 0)) return "";
+    if (n < 1024) return n + " B";
+    if (n < 1048576) return (n / 1024).toFixed(n < 10240 ? 1 : 0) + " KB";
+    return (n / 1048576).toFixed(1) + " MB";
+  }
+
+  // mediaBox is the place of one attachment in a message, filled by
+  // fillMedia now and whenever its file's state changes.
+  function mediaBox(kind, att, format) {
+    const box = h("div", { class: "media media-" + kind, data: {
+      ref: typeof att.ref === "string" ? att.ref : "", mkind: kind, name: fileName(att, ""),
+      size: String(Number(att.size) || 0), format: format || "",
+    } });
+    fillMedia(box);
+    return box;
+  }
+
+  function fillMedia(box) {
+    const ref = box.dataset.ref, kind = box.dataset.mkind;
+    if (!BLOB_REF.test(ref)) {
+      box.dataset.state = "missing";
+      box.replaceChildren(kind === "file" ? h("span", { class: "media-file-name" }, box.dataset.name || t("kind.file")) : null, unavailable());
+      return;
+    }
+    const e = mediaEntry(ref);
+    box.dataset.state = e.state;
+    if (e.state === "loading") {
+      box.replaceChildren(h("div", { class: "media-wait", role: "status" }, t("media.loading")));
+      return;
+    }
+    if (e.state !== "ready") { box.replaceChildren(unavailable()); return; }
+    const type = e.blob.type || "";
+    const dl = (label, name) => h("a", { class: "media-download", href: downloadURL(e), download: name }, label);
+    switch (kind) {
+      case "image": {
+        if (!isImage(type)) { box.replaceChildren(unavailable()); return; }
+        if (e.useData && !e.dataUrl) {
+          if (!e.policy.imgData) { box.replaceChildren(unavailable()); return; }
+          box.replaceChildren(h("div", { class: "media-wait", role: "status" }, t("media.loading")));
+          dataURL(e).then((u) => {
+            if (!S.media.has(e.ref) || S.media.get(e.ref) !== e) return;
+            e.dataUrl = u;
+            setMedia(e, u ? "ready" : "missing");
+          });
+          return;
+        }
+        const src = e.useData ? e.dataUrl : objectURL(e);
+        const img = h("img", { class: "media-img", src, alt: t("media.image"), decoding: "async" });
+        img.addEventListener("error", () => {
+          // Refused (a policy without blob:) or undecodable: try a data:
+          // URL once, then give up.
+          if (!e.useData && e.policy.imgData) { e.useData = true; setMedia(e, "ready"); }
+          else setMedia(e, "broken");
+        });
+        img.addEventListener("load", () => {
+          const th = $("thread");
+          if (th.scrollHeight - th.scrollTop - th.clientHeight - img.height < 120) th.scrollTop = th.scrollHeight;
+        });
+        const btn = h("button", { type: "button", class: "media-thumb", title: t("media.open"), "aria-label": t("media.open") }, img);
+        btn.addEventListener("click", () => openLightbox(src, downloadURL(e), fileName({ name: box.dataset.name }, "image")));
+        box.replaceChildren(btn);
+        return;
+      }
+      case "voice":
+      case "video": {
+        const tag = kind === "voice" ? "audio" : "video";
+        const kids = [];
+        if (e.policy.mediaBlob && !e.noPlayer && canPlay(tag, type)) {
+          const el = h(tag, { class: "player player-" + tag, controls: "", preload: "metadata", src: objectURL(e) });
+          el.addEventListener("error", () => { e.noPlayer = true; setMedia(e, "ready"); });
+          kids.push(el);
+        } else {
+          kids.push(h("div", { class: "media-note" }, t(kind === "voice" ? "media.noVoicePlayer" : "media.noVideoPlayer")));
+        }
+        const label = kind === "voice" ? t("media.downloadVoice", { format: box.dataset.format || "AMR" }) : t("media.downloadVideo");
+        kids.push(dl(label, fileName({ name: box.dataset.name }, kind === "voice" ? "voice." + (box.dataset.format || "amr").toLowerCase() : "video.mp4")));
+        box.replaceChildren(...kids);
+        return;
+      }
+      default: {
+        const name = fileName({ name: box.dataset.name }, "file");
+        const size = sizeText(Number(box.dataset.size) || e.blob.size);
+        box.replaceChildren(dl(t("media.downloadName", { name }), name), size ? h("span", { class: "media-size" }, size) : null);
+      }
+    }
+  }
+
+  // The image viewer: the picture at full size in a modal dialog, closed by
+  // Esc, a click, or its button. (A new tab would render the customer's
+  // file in the inbox's origin.)
+  function openLightbox(src, dl, name) {
+    let d = $("lightbox");
+    if (!d) {
+      d = h("dialog", { id: "lightbox", class: "lightbox" });
+      d.addEventListener("click", (ev) => { if (!ev.target.closest("a")) d.close(); });
+      d.addEventListener("close", () => d.replaceChildren());
+      document.body.append(d);
+    }
+    d.setAttribute("aria-label", t("media.viewer"));
+    d.replaceChildren(
+      h("img", { class: "lightbox-img", src, alt: t("media.image") }),
+      h("div", { class: "lightbox-bar" },
+        h("a", { class: "btn btn-sm", href: dl, download: name }, t("media.download")),
+        h("button", { type: "button", class: "btn btn-sm lightbox-close" }, t("media.close"))));
+    d.showModal();
+  }
+  function closeLightbox() {
+    const d = $("lightbox");
+    if (d && d.open) d.close();
   }
 
   function renderThread() {
@@ -801,6 +1164,8 @@
     $("th-customer").textContent = c.customer_name || c.customer_id || "—";
     const ch = $("th-channel");
     ch.className = "badge ch-" + token(c.channel);
+    ch.dataset.channel = token(c.channel);
+    ch.title = t("channel.title", { name: channelLabel(c.channel) });
     ch.textContent = channelLabel(c.channel);
     const tk = $("th-ticket");
     tk.hidden = !c.ticket_id;
@@ -1025,6 +1390,18 @@
     }
   }
 
+  // refreshCustomer fetches the shown customer again, keeping the panel
+  // as it is until the answer is in.
+  async function refreshCustomer(id) {
+    const seq = ++S.customerSeq;
+    try {
+      const c = await api("GET", "/customers/" + enc(id));
+      if (seq !== S.customerSeq || !c || !c.id) return;
+      S.customer = c;
+      renderCustomer();
+    } catch (_) { /* the panel keeps what it shows */ }
+  }
+
   async function showTicket(id, quiet) {
     if (!id) return;
     if (!quiet) document.body.classList.add("show-customer");
@@ -1141,6 +1518,18 @@
     return h("ul", { class: "sla", id: "ticket-sla", "aria-label": t("ticket.sla") }, ...lines);
   }
 
+  // avatarEl shows the customer's picture (a WeChat https URL) only when
+  // the page's policy lets images load from https: — the inbox's own policy
+  // (img-src 'self' data:) does not, and then the initial stands in.
+  function avatarEl(c, name) {
+    const initial = h("div", { class: "avatar", "aria-hidden": "true" }, Array.from(name)[0] || "?");
+    const src = typeof c.avatar === "string" && /^https:/i.test(c.avatar) ? safeURL(c.avatar) : null;
+    if (!src || !S.csp || !S.csp.imgHttps) return initial;
+    const img = h("img", { class: "avatar avatar-img", src, alt: "", referrerpolicy: "no-referrer" });
+    img.addEventListener("error", () => img.replaceWith(initial));
+    return img;
+  }
+
   function renderCustomer() {
     const panel = $("customer-panel");
     const kids = [h("button", { type: "button", class: "banner-close cp-close", id: "customer-close", "aria-label": t("dismiss"), title: t("dismiss") }, "×")];
@@ -1153,7 +1542,7 @@
     }
     const name = c.name || c.id || "—";
     kids.push(h("div", { class: "cp-head" },
-      h("div", { class: "avatar", "aria-hidden": "true" }, Array.from(name)[0] || "?"),
+      avatarEl(c, name),
       h("div", null,
         h("div", { class: "cp-name" }, name),
         h("div", { class: "cp-sub" },
@@ -1371,6 +1760,21 @@
         agentsSoon();
         break;
       }
+      case "customer.updated": {
+        // {customer_id, changed, merged}: a channel's profile changed the
+        // name, avatar or identities, or customers were merged into
+        // customer_id. The panel showing one of them loads customer_id; list
+        // rows of theirs are fetched again for the name.
+        const id = typeof d.customer_id === "string" ? d.customer_id : "";
+        if (!id) break;
+        const ids = new Set([id, ...(Array.isArray(d.merged) ? d.merged : [])]);
+        if (S.customer && ids.has(S.customer.id)) refreshCustomer(id);
+        const changed = Array.isArray(d.changed) ? d.changed : [];
+        if (ids.size > 1 || changed.includes("name")) {
+          S.convs.filter((c) => ids.has(c.customer_id)).slice(0, 20).forEach((c) => fetchConv(c.id));
+        }
+        break;
+      }
       case "call.screenpop": {
         const from = d.from || d.phone || (d.customer && d.customer.name) || "";
         const cust = (d.customer && d.customer.id) || d.customer_id;
@@ -1454,6 +1858,8 @@
 
   function onKey(e) {
     if ($("app").hidden || e.isComposing || e.keyCode === 229) return;
+    const lb = $("lightbox");
+    if (lb && lb.open) return; // the viewer's own keys (Esc closes it)
     const tgt = e.target;
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
       if (tgt && tgt.id === "reply-text") { e.preventDefault(); send(); }
