@@ -306,3 +306,33 @@ func TestMiniProgramGreetingThroughTheAPI(t *testing.T) {
 		t.Errorf("%d greetings for one entry delivered three times", n)
 	}
 }
+
+// A push that carries a UnionId links the customer without an API call.
+func TestUnionIDFromPush(t *testing.T) {
+	rdb, prefix := redistest.Client(t)
+	fake := wxfake.New(wxfake.App{AppID: testAppID, Secret: "secret"})
+	defer fake.Close()
+	in := &recorderProfiles{}
+	c := replica(t, fake, connectors.Env{In: in, Redis: rdb, Prefix: prefix, Now: time.Now}, func(a *App) { no := false; a.FetchProfile = &no })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	body := xmlPush("text", "<Content>hi</Content><MsgId>5</MsgId><UnionId><![CDATA[oUnionFromPush1]]></UnionId>")
+	if _, err := c.receive(ctx, request(t, plain, body, false)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(in.profile("u").Also) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the push's unionid never reached the router")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if p := in.profile("u"); p.Also[0] != (connectors.Identity{Type: "unionid", Value: "oUnionFromPush1"}) {
+		t.Errorf("profile %+v", p)
+	}
+	if n := fake.TokenFetches(testAppID); n != 0 {
+		t.Errorf("%d token fetches: the unionid came with the push, no API call was needed", n)
+	}
+}

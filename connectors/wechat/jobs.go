@@ -17,6 +17,7 @@ const (
 	jobMedia   = "media"
 	jobProfile = "profile"
 	jobSay     = "say"
+	jobLink    = "link"
 )
 
 // profileEvery is how often a customer's WeChat profile is looked up.
@@ -30,6 +31,10 @@ func (c *Connector) queueAfterAck(ctx context.Context, a *App, n normalized, acc
 	var entries [][]any
 	if n.media != "" && !acc.Duplicate {
 		entries = append(entries, []any{"kind", jobMedia, "app", a.ID, "media", n.media, "blob", n.blobID, "type", n.mediaType})
+	}
+	if u := n.msg.Fields["unionid"]; u != "" && acc.CustomerID != "" {
+		// The push itself names the person across apps.
+		entries = append(entries, []any{"kind", jobLink, "app", a.ID, "unionid", u, "customer", acc.CustomerID})
 	}
 	if c.ch == connectors.WeChatOA && *a.FetchProfile && !acc.Duplicate && acc.CustomerID != "" {
 		entries = append(entries, []any{"kind", jobProfile, "app", a.ID, "openid", n.msg.From.Value, "customer", acc.CustomerID})
@@ -75,6 +80,11 @@ func (c *Connector) handleJob(ctx context.Context, m redis.XMessage) error {
 		err = c.fetchMedia(ctx, a, get("media"), get("blob"))
 	case jobProfile:
 		err = c.fetchProfile(ctx, a, get("openid"), get("customer"))
+	case jobLink:
+		if pr, ok := c.env.In.(connectors.Profiler); ok && get("customer") != "" {
+			err = pr.UpdateProfile(ctx, get("customer"), connectors.Profile{
+				Also: []connectors.Identity{{Type: "unionid", Value: get("unionid")}}})
+		}
 	case jobSay:
 		err = c.once(ctx, a, "say:"+get("id"), 1, func() error {
 			return c.clients[a.ID].sendCustom(ctx, map[string]any{"touser": get("openid"), "msgtype": "text",
