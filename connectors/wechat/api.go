@@ -175,10 +175,9 @@ func (c *client) fetchToken(ctx context.Context, force bool) (string, time.Durat
 	return out.AccessToken, time.Duration(out.ExpiresIn) * time.Second, nil
 }
 
-// roundTrip sends req and decodes a JSON answer into out, turning a
-// non-zero errcode into *APIError. Transport errors never carry the URL
-// (it holds the token or the secret).
-func (c *client) roundTrip(req *http.Request, endpoint string, out any) error {
+// do sends req. A transport error never carries the URL (it holds the
+// token or the secret).
+func (c *client) do(req *http.Request, endpoint string) (*http.Response, error) {
 	resp, err := c.http.Do(req)
 	if err != nil {
 		var ue *url.Error
@@ -186,19 +185,20 @@ func (c *client) roundTrip(req *http.Request, endpoint string, out any) error {
 			err = ue.Err
 		}
 		c.m.api.WithLabelValues(endpoint, "http").Inc()
-		return connectors.Temporary("", fmt.Errorf("wechat: %s: %w", endpoint, err))
+		return nil, connectors.Temporary("", fmt.Errorf("wechat: %s: %w", endpoint, err))
+	}
+	return resp, nil
+}
+
+// roundTrip sends req and decodes a JSON answer into out, turning a
+// non-zero errcode into *APIError.
+func (c *client) roundTrip(req *http.Request, endpoint string, out any) error {
+	resp, err := c.do(req, endpoint)
+	if err != nil {
+		return err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		c.m.api.WithLabelValues(endpoint, "http").Inc()
-		return connectors.Temporary("", fmt.Errorf("wechat: %s: read answer: %w", endpoint, err))
-	}
-	if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
-		c.m.api.WithLabelValues(endpoint, "http").Inc()
-		return connectors.Temporary("", fmt.Errorf("wechat: %s: HTTP %d", endpoint, resp.StatusCode))
-	}
-	return c.decode(endpoint, resp.StatusCode, body, out)
+	return c.jsonAnswer(endpoint, out)(resp)
 }
 
 func (c *client) decode(endpoint string, status int, body []byte, out any) error {
@@ -234,14 +234,9 @@ func (c *client) call(ctx context.Context, endpoint string, build func(token str
 		if err != nil {
 			return fmt.Errorf("wechat: %s: %w", endpoint, err)
 		}
-		resp, err := c.http.Do(req)
+		resp, err := c.do(req, endpoint)
 		if err != nil {
-			var ue *url.Error
-			if errors.As(err, &ue) {
-				err = ue.Err
-			}
-			c.m.api.WithLabelValues(endpoint, "http").Inc()
-			return connectors.Temporary("", fmt.Errorf("wechat: %s: %w", endpoint, err))
+			return err
 		}
 		err = handle(resp)
 		resp.Body.Close()
