@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/silenceper/wechat/v2/util"
 
 	"switchboard/connectors"
@@ -374,6 +375,15 @@ func TestRefusals(t *testing.T) {
 			var ce *connectors.Error
 			if !errors.As(err, &ce) || ce.Status != tc.status {
 				t.Fatalf("error %v, want status %d", err, tc.status)
+			}
+			counted := 0.0
+			for _, reason := range []string{"signature", "decrypt", "malformed", "unknown_app", "too_large"} {
+				var m dto.Metric
+				_ = c.m.rejected.WithLabelValues(string(connectors.WeChatOA), reason).Write(&m)
+				counted += m.GetCounter().GetValue()
+			}
+			if counted != 1 {
+				t.Errorf("%v refusals counted, want 1", counted)
 			}
 			if n := len(rec.all()); n != 0 {
 				t.Errorf("%d messages ingested from a refused push", n)
