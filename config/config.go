@@ -38,7 +38,9 @@ type Config struct {
 	Timezone string `yaml:"timezone"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
-	// BodyLimit caps request bodies, in bytes.
+	// BodyLimit caps request bodies, in bytes, except agents' image
+	// uploads (POST /api/v1/blobs), which may carry up to
+	// min(blobs.max_blob_bytes, 10 MiB).
 	BodyLimit    int                  `yaml:"body_limit"`
 	Teams        []session.Team       `yaml:"teams"`
 	Agents       []session.Agent      `yaml:"agents"`

@@ -165,6 +165,15 @@ type Windowed interface {
 	ReplyWindow(account string) time.Duration
 }
 
+// Attacher is implemented by channels that can carry image attachments
+// with an agent's reply (WeChat uploads them as temporary media). The
+// router refuses a reply with attachments on any other channel, or on an
+// account for which CanAttach answers false, before anything is stored.
+type Attacher interface {
+	// CanAttach reports whether account can carry images with a reply.
+	CanAttach(account string) bool
+}
+
 // Factory builds a connector from its `channels.<kind>` config section.
 // decode fills a typed config value and reports unknown keys and bad values
 // with their full path.

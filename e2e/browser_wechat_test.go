@@ -3,10 +3,13 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"image"
 	"image/color"
 	"image/png"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,8 +29,9 @@ import (
 // data: URL while the page's img-src does not allow blob:); voice,
 // location, link and event pushes get their own rendering, and only an
 // http(s) URL becomes a link; the agent's reply typed in the page reaches
-// the (fake) WeChat API for the follower's openid; logging out revokes the
-// object URLs.
+// the (fake) WeChat API for the follower's openid, and so does a picture
+// attached with the file dialog (a pasted one is removed again) and sent
+// with text; logging out revokes the object URLs.
 func TestWeChatInInbox(t *testing.T) {
 	requireE2E(t)
 	fake := wxfake.New(wxfake.App{AppID: wxAppID, Secret: "oasecret"}, wxfake.App{AppID: wxMPID, Secret: "mpsecret"})
@@ -195,6 +199,57 @@ func TestWeChatInInbox(t *testing.T) {
 		`[...document.querySelectorAll('#thread .message-out')].some(m => m.querySelector('.message-text').textContent === `+js(reply)+
 			` && m.querySelector('.message-delivery').dataset.status === 'sent')`,
 		`document.getElementById('thread').innerText`)
+
+	// A picture with text: chosen in the file dialog (and a pasted one,
+	// removed again), uploaded at once and shown as a chip with its
+	// thumbnail, sent with the reply; WeChat gets the same bytes as media,
+	// the image by its media_id, then the text, and the thread shows the
+	// picture like a customer's.
+	inbox.waitJS(t, "the attach button on a WeChat conversation", `!document.getElementById('reply-attach').hidden`,
+		`document.getElementById('composer').outerHTML.slice(0, 400)`)
+	shot := tinyPNG(t, 5, 4)
+	file := filepath.Join(t.TempDir(), "截图.png")
+	if err := os.WriteFile(file, shot, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	inbox.do(t, "choose the picture", chromedp.SetUploadFiles(chromedp.ID("reply-file"), []string{file}))
+	chip := `document.querySelector('#reply-attachments .att-chip[data-state="ready"]')`
+	inbox.waitJS(t, "the picture uploaded, as a chip with its thumbnail",
+		chip+` && `+chip+`.querySelector('img.att-thumb').complete && `+chip+`.querySelector('img.att-thumb').naturalWidth === 5`,
+		`document.getElementById('reply-attachments').innerText`)
+	eval[chromedp.Void](t, inbox, `(() => {
+		const dt = new DataTransfer();
+		dt.items.add(new File([Uint8Array.from(atob(`+js(base64.StdEncoding.EncodeToString(tinyPNG(t, 2, 2)))+`), c => c.charCodeAt(0))], 'image.png', { type: 'image/png' }));
+		document.getElementById('reply-text').dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+	})()`)
+	inbox.waitJS(t, "the pasted picture uploaded too", `document.querySelectorAll('#reply-attachments .att-chip[data-state="ready"]').length === 2`,
+		`document.getElementById('reply-attachments').innerText`)
+	inbox.do(t, "remove the pasted picture", chromedp.Click(chromedp.CSS(`#reply-attachments .att-chip:nth-child(2) .att-remove`)))
+	inbox.waitJS(t, "one chip left", `document.querySelectorAll('#reply-attachments .att-chip').length === 1`,
+		`document.getElementById('reply-attachments').innerText`)
+	caption := "附上截图，请查收。"
+	inbox.do(t, "send the picture with text",
+		chromedp.SetValue(chromedp.ID("reply-text"), caption),
+		chromedp.Click(chromedp.ID("reply-send")),
+	)
+	if sent, err = fake.WaitSent(wctx, 3); err != nil {
+		t.Fatalf("the picture never reached the WeChat API: %v", err)
+	}
+	ups := fake.Uploads()
+	if len(ups) != 1 || !bytes.Equal(ups[0].Data, shot) || ups[0].Filename != "截图.png" {
+		t.Fatalf("WeChat's media uploads %+v, want the chosen file", ups)
+	}
+	if sent[1].MsgType != "image" || sent[1].MediaID != ups[0].MediaID || sent[2].MsgType != "text" || sent[2].Content != caption {
+		t.Errorf("WeChat got %+v then %+v, want the image by media_id %s then %q", sent[1], sent[2], ups[0].MediaID, caption)
+	}
+	outImg := `[...document.querySelectorAll('#thread .message-out')].find(m => m.querySelector('.message-text') && m.querySelector('.message-text').textContent === ` + js(caption) + `)`
+	inbox.waitJS(t, "the reply with its picture in the thread, sent",
+		`(() => { const m = `+outImg+`; const i = m && m.querySelector('img.media-img');
+			return !!i && i.complete && i.naturalWidth === 5 && m.querySelector('.message-delivery').dataset.status === 'sent'; })()`,
+		`(() => { const m = `+outImg+`; return m ? m.innerText + ' | ' + m.innerHTML.slice(0, 300) : document.getElementById('thread').innerText; })()`)
+	if n := eval[int](t, inbox, `document.querySelectorAll('#reply-attachments .att-chip').length`); n != 0 {
+		t.Errorf("%d chips left after sending, want none", n)
+	}
 
 	// Leaving (here: logging out) revokes the thread's object URLs.
 	voiceURL := eval[string](t, inbox, `document.querySelector('#thread .message[data-kind="voice"] a.media-download').href`)

@@ -18,9 +18,11 @@
 //	wechat_test.go        official account and mini-program pushes through
 //	                      the real routes against a fake WeChat API: retries
 //	                      on two replicas stored once, every kind in every
-//	                      mode, media into the blob store, replies, errcodes
+//	                      mode, media into the blob store, replies (with
+//	                      an uploaded picture), errcodes
 //	browser_wechat_test.go a WeChat conversation in the inbox in Chromium:
-//	                      badges, reply window, media, hostile text, reply
+//	                      badges, reply window, media, hostile text, reply,
+//	                      a picture attached and sent
 //
 // Run them with `go test ./e2e/`; `-short` skips the whole package. They
 // need redis-server (and /usr/bin/chromium for the browser tests): locally a

@@ -82,7 +82,10 @@ func oaText(msgID, text string) string {
 // mini-program whose API is a loopback fake: safe-mode pushes delivered
 // three times across both replicas give one message, the agent on B sees it
 // live and replies, the fake receives the reply for the right openid, a
-// refused send shows WeChat's reason, and tokens are fetched once.
+// picture the agent uploads on one replica and sends with text from the
+// other reaches WeChat as the same bytes (media upload, then an image by
+// its media_id, then the text), a refused send shows WeChat's reason, and
+// tokens are fetched once.
 func TestWeChatEndToEnd(t *testing.T) {
 	requireE2E(t)
 	fake := wxfake.New(wxfake.App{AppID: wxAppID, Secret: "oasecret"}, wxfake.App{AppID: wxMPID, Secret: "mpsecret"})
@@ -212,6 +215,50 @@ func TestWeChatEndToEnd(t *testing.T) {
 		t.Errorf("WeChat got %+v", sent[0])
 	}
 
+	// A picture with text: uploaded on A into the shared blob store,
+	// replied with on B, one message; whichever replica sends it uploads
+	// the same bytes to WeChat as temporary media, sends the image by its
+	// media_id, then the text.
+	pic := tinyPNG(t, 4, 3)
+	up := uploadImage(t, agentA, "发货单.png", "image/png", pic)
+	caption := "这是您的发货单截图。"
+	var withPic struct {
+		ID          string `json:"id"`
+		Kind        string `json:"kind"`
+		Text        string `json:"text"`
+		Attachments []struct {
+			Name        string `json:"name"`
+			ContentType string `json:"content_type"`
+			Size        int64  `json:"size"`
+			Ref         string `json:"ref"`
+		} `json:"attachments"`
+	}
+	agent.must(t, "POST", "/api/v1/conversations/"+conv+"/messages", map[string]any{"text": caption, "idempotency_key": "wx-pic",
+		"attachments": []map[string]string{{"ref": up}}}, &withPic, http.StatusAccepted)
+	if withPic.Kind != "text" || withPic.Text != caption || len(withPic.Attachments) != 1 || withPic.Attachments[0].Ref != up ||
+		withPic.Attachments[0].Name != "发货单.png" || withPic.Attachments[0].ContentType != "image/png" || withPic.Attachments[0].Size != int64(len(pic)) {
+		t.Fatalf("reply with a picture: %+v", withPic)
+	}
+	if sent, err = fake.WaitSent(ctx, 3); err != nil {
+		t.Fatalf("the picture and its text never reached the WeChat API: %v", err)
+	}
+	ups := fake.Uploads()
+	if len(ups) != 1 || !bytes.Equal(ups[0].Data, pic) || ups[0].Type != "image" || ups[0].AppID != wxAppID ||
+		ups[0].ContentType != "image/png" || ups[0].Filename != "发货单.png" {
+		t.Fatalf("WeChat's media uploads: %+v, want the %d bytes uploaded by the agent", ups, len(pic))
+	}
+	if sent[1].ToUser != wxOpenID || sent[1].MsgType != "image" || sent[1].MediaID != ups[0].MediaID {
+		t.Errorf("WeChat got %+v, want the image by media_id %s", sent[1], ups[0].MediaID)
+	}
+	if sent[2].ToUser != wxOpenID || sent[2].MsgType != "text" || sent[2].Content != caption {
+		t.Errorf("WeChat got %+v, want the caption %q", sent[2], caption)
+	}
+	sock.waitUntil(t, "message.delivery sent for the picture", func(fs []agentFrame) bool {
+		return findAgent(fs, func(f agentFrame) bool {
+			return f.Type == "message.delivery" && f.data().MessageID == withPic.ID && f.data().Delivery != nil && f.data().Delivery.Status == "sent"
+		}) >= 0
+	})
+
 	// A refused send (window closed) shows WeChat's errcode to the agent.
 	fake.FailNextSend(45015, "response out of time limit or subscription is canceled rid: 0-0")
 	var failed messageJSON
@@ -264,6 +311,38 @@ func TestWeChatEndToEnd(t *testing.T) {
 	if n := fake.TokenFetches(wxAppID); n != 1 {
 		t.Errorf("%d token fetches for the official account across two replicas, want 1", n)
 	}
+}
+
+// uploadImage stores an image through POST /api/v1/blobs (the raw body,
+// its name in X-Filename) and returns its blob id.
+func uploadImage(t *testing.T, cl *apiClient, name, contentType string, data []byte) string {
+	t.Helper()
+	req, err := http.NewRequest("POST", cl.base+"/api/v1/blobs", bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+cl.token)
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("X-Filename", url.PathEscape(name))
+	resp, err := cl.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var out struct {
+		ID          string `json:"id"`
+		Name        string `json:"name"`
+		ContentType string `json:"content_type"`
+		Size        int64  `json:"size"`
+	}
+	if resp.StatusCode != http.StatusCreated || json.Unmarshal(body, &out) != nil || out.ID == "" {
+		t.Fatalf("upload %s: %d %s", name, resp.StatusCode, body)
+	}
+	if out.Name != name || out.ContentType != contentType || out.Size != int64(len(data)) {
+		t.Errorf("upload %s answered %+v", name, out)
+	}
+	return out.ID
 }
 
 // TestWeChatEveryKind posts every kind of push in plaintext, compatible and

@@ -41,6 +41,9 @@ type Conversation struct {
 	// customer's last message plus the channel's reply window (see
 	// connectors.Windowed). Nil when the channel has no window.
 	ReplyUntil *time.Time `json:"reply_until,omitempty"`
+	// CanAttach says that replies may carry images: the channel's
+	// connector implements connectors.Attacher for the account.
+	CanAttach bool `json:"can_attach,omitempty"`
 	// identity is how the conversation reaches the customer.
 	identity connectors.Identity
 	itag     string

@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"switchboard/connectors"
 	"switchboard/internal/fanout"
 	"switchboard/internal/rdb"
 	"switchboard/session"
@@ -24,8 +25,14 @@ const (
 
 // ReplyInput is an agent's reply or internal note.
 type ReplyInput struct {
+	// Text may be empty when Attachments has something.
 	Text     string
 	Internal bool
+	// Attachments are images in the blob store (Ref = blob id), at most
+	// MaxReplyAttachments; the caller checks that they exist. A reply
+	// carries them only on a channel that implements connectors.Attacher;
+	// notes may always carry them.
+	Attachments []connectors.Attachment
 	// IdempotencyKey makes a repeated request (a double click, a retry)
 	// create one message.
 	IdempotencyKey string
@@ -37,10 +44,18 @@ type ReplyInput struct {
 // refused with ErrWindowClosed and nothing is written; notes are always
 // allowed. A repeated idempotency key answers with the first message even
 // after the window closed.
+//
+// Text and images are one message: of kind image when there is no text,
+// else text, with the images in Attachments. A reply with images on a
+// channel that cannot carry them is refused with ErrAttachUnsupported.
 func (r *Router) Reply(ctx context.Context, a session.Agent, id string, in ReplyInput) (Message, error) {
 	text := strings.TrimSpace(in.Text)
+	atts, err := checkAttachments(in.Attachments)
+	if err != nil {
+		return Message{}, err
+	}
 	switch {
-	case text == "":
+	case text == "" && len(atts) == 0:
 		return Message{}, fmt.Errorf("%w: text is empty", ErrInvalid)
 	case !utf8.ValidString(text):
 		return Message{}, fmt.Errorf("%w: text is not UTF-8", ErrInvalid)
@@ -62,9 +77,22 @@ func (r *Router) Reply(ctx context.Context, a session.Agent, id string, in Reply
 		}
 		return Message{}, fmt.Errorf("%w: the conversation is assigned to another agent", ErrForbidden)
 	}
+	if dir == Out && len(atts) > 0 && !r.canAttach(conv.Channel, conv.Account) {
+		return Message{}, fmt.Errorf("%w: the %s channel carries text only; send the images as an internal note or describe them",
+			ErrAttachUnsupported, conv.Channel)
+	}
+	kind := connectors.KindText
+	if text == "" {
+		kind = connectors.KindImage
+	}
+	var att string
+	if len(atts) > 0 {
+		b, _ := json.Marshal(atts)
+		att = string(b)
+	}
 	now := r.now()
-	msg := Message{ID: newID(), ConversationID: id, Direction: dir, Kind: "text", Text: text,
-		Author: a.ID, AuthorName: a.Name, CreatedAt: now.UTC()}
+	msg := Message{ID: newID(), ConversationID: id, Direction: dir, Kind: kind, Text: text,
+		Author: a.ID, AuthorName: a.Name, CreatedAt: now.UTC(), Attachments: atts}
 	if dir == Out {
 		msg.Delivery = &Delivery{Status: "queued", UpdatedAt: now.UTC()}
 	}
@@ -81,8 +109,8 @@ func (r *Router) Reply(ctx context.Context, a session.Agent, id string, in Reply
 	b := rdb.NewBatch(r.rdb)
 	res := b.Run(ctx, appendOutboundLua,
 		[]string{r.k.conv(id), r.k.convMessages(id), r.k.convDelivery(id), idemKey, r.k.convLive(id), r.k.convHistory(id)},
-		msg.ID, string(dir), text, a.ID, a.Name, ms(now), ttl, preview(text), fanout.Encode("", "message.new", live),
-		window.Milliseconds())
+		msg.ID, string(dir), text, a.ID, a.Name, ms(now), ttl, messagePreview(text, atts), fanout.Encode("", "message.new", live),
+		window.Milliseconds(), string(kind), att)
 	if err := r.commit.Exec(ctx, b); err != nil {
 		return Message{}, fmt.Errorf("router: reply: %w", err)
 	}
@@ -96,18 +124,20 @@ func (r *Router) Reply(ctx context.Context, a session.Agent, id string, in Reply
 		ends, _ := v[1].(int64)
 		return Message{}, windowClosed(conv, window, time.UnixMilli(ends))
 	case 0: // a repeated request: answer with the first message
-		prev := v[1].(string)
-		if dir == Out {
-			// If the first request died before its outbox entry was
-			// written, the message is still queued: queue it again under
-			// its own id (sending it twice is prevented by claim_send).
-			if st, _ := r.rdb.HGet(ctx, r.k.convDelivery(id), prev).Result(); st == "queued" {
-				if err := r.queueSend(ctx, conv, prev, text, a, now); err != nil {
-					return Message{}, err
-				}
+		prev, err := r.message(ctx, id, v[1].(string), msg)
+		if err != nil {
+			return Message{}, err
+		}
+		// If the first request died before its outbox entry was written,
+		// the message is still queued: queue it again under its own id,
+		// with its own text and images (sending it twice is prevented by
+		// claim_send).
+		if st, _ := r.rdb.HGet(ctx, r.k.convDelivery(id), prev.ID).Result(); st == "queued" {
+			if err := r.queueSend(ctx, conv, prev); err != nil {
+				return Message{}, err
 			}
 		}
-		return r.message(ctx, id, prev, msg)
+		return prev, nil
 	}
 	msg.Cursor = v[2].(string)
 	if dir == Out {
@@ -115,7 +145,7 @@ func (r *Router) Reply(ctx context.Context, a session.Agent, id string, in Reply
 		// reply writes nothing. A crash in between fails the request; its
 		// retry (same key) finds the message still queued and queues it
 		// (case 0 above); claim_send keeps any message to one send.
-		if err := r.queueSend(ctx, conv, msg.ID, text, a, now); err != nil {
+		if err := r.queueSend(ctx, conv, msg); err != nil {
 			return Message{}, err
 		}
 	}
@@ -123,10 +153,15 @@ func (r *Router) Reply(ctx context.Context, a session.Agent, id string, in Reply
 	return msg, nil
 }
 
-// queueSend puts an outbound message on the outbox.
-func (r *Router) queueSend(ctx context.Context, conv Conversation, msgID, text string, a session.Agent, now time.Time) error {
-	item, _ := json.Marshal(outItem{Conv: conv.ID, Msg: msgID, Channel: conv.Channel, Account: conv.Account,
-		To: conv.identity, Kind: "text", Text: text, Author: a.ID, AuthorName: a.Name, At: ms(now)})
+// queueSend puts an outbound message on the outbox: its text and images.
+func (r *Router) queueSend(ctx context.Context, conv Conversation, m Message) error {
+	kind := m.Kind
+	if kind == "" {
+		kind = connectors.KindText
+	}
+	item, _ := json.Marshal(outItem{Conv: conv.ID, Msg: m.ID, Channel: conv.Channel, Account: conv.Account,
+		To: conv.identity, Kind: kind, Text: m.Text, Attach: m.Attachments, Author: m.Author, AuthorName: m.AuthorName,
+		At: ms(m.CreatedAt)})
 	b := rdb.NewBatch(r.rdb)
 	b.Pipe().XAdd(ctx, &redis.XAddArgs{Stream: r.k.outbox(), MaxLen: 100000, Approx: true, Values: []any{"m", string(item)}})
 	if err := r.commit.Exec(ctx, b); err != nil {
@@ -144,7 +179,7 @@ func (r *Router) announceOutbound(ctx context.Context, conv Conversation, msg Me
 	p.ZAddXX(ctx, r.k.indexAll(), z)
 	p.ZAddXX(ctx, r.k.indexStatus(string(conv.Status)), z)
 	data, _ := json.Marshal(messageEvent{ConversationID: conv.ID, Message: msg,
-		Conversation: &summaryOfChange{ID: conv.ID, Preview: preview(msg.Text), LastMessageAt: msg.CreatedAt,
+		Conversation: &summaryOfChange{ID: conv.ID, Preview: messagePreview(msg.Text, msg.Attachments), LastMessageAt: msg.CreatedAt,
 			Status: string(conv.Status), Assignee: conv.Assignee, Channel: conv.Channel, ReplyUntil: conv.ReplyUntil}})
 	if conv.Assignee != "" {
 		p.ZAddXX(ctx, r.k.indexAgent(conv.Assignee), z)

@@ -30,6 +30,9 @@ var (
 	// only for a while after the customer's last message (see
 	// connectors.Windowed), once that time has passed.
 	ErrWindowClosed = errors.New("router: reply window closed")
+	// ErrAttachUnsupported refuses a reply with attachments on a channel
+	// that cannot carry them (its connector is no connectors.Attacher).
+	ErrAttachUnsupported = errors.New("router: the channel cannot carry attachments")
 )
 
 // Config is what the router needs from the configuration.

@@ -37,9 +37,9 @@ func (r *Router) replyUntil(ch connectors.Channel, account string, lastIn time.T
 }
 
 // conversation builds a conversation from its hash, with the end of its
-// reply window. The window opens with the customer's last message
-// (last_in_at), or the creation when that is missing, as in
-// append_outbound.lua.
+// reply window and whether replies may carry images. The window opens
+// with the customer's last message (last_in_at), or the creation when
+// that is missing, as in append_outbound.lua.
 func (r *Router) conversation(h map[string]string) Conversation {
 	c := conversationFrom(h)
 	lastIn := msTime(h["last_in_at"])
@@ -50,6 +50,7 @@ func (r *Router) conversation(h map[string]string) Conversation {
 		lastIn = time.UnixMilli(0)
 	}
 	c.ReplyUntil = r.replyUntil(c.Channel, c.Account, lastIn)
+	c.CanAttach = r.canAttach(c.Channel, c.Account)
 	return c
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"switchboard/connectors"
 	"switchboard/router"
 )
 
@@ -85,6 +86,9 @@ func (s *Server) postMessage(c *fiber.Ctx) error {
 		Text           string `json:"text"`
 		Internal       bool   `json:"internal"`
 		IdempotencyKey string `json:"idempotency_key"`
+		// Attachments name uploaded images by ref; their name, type and
+		// size are taken from the blob store.
+		Attachments []connectors.Attachment `json:"attachments"`
 	}
 	if err := decode(c, &in); err != nil {
 		return err
@@ -92,8 +96,12 @@ func (s *Server) postMessage(c *fiber.Ctx) error {
 	if in.IdempotencyKey == "" {
 		in.IdempotencyKey = c.Get("Idempotency-Key")
 	}
+	atts, err := s.storedAttachments(in.Attachments)
+	if err != nil {
+		return err
+	}
 	msg, err := s.Router.Reply(c.UserContext(), agentOf(c), c.Params("id"),
-		router.ReplyInput{Text: in.Text, Internal: in.Internal, IdempotencyKey: in.IdempotencyKey})
+		router.ReplyInput{Text: in.Text, Internal: in.Internal, IdempotencyKey: in.IdempotencyKey, Attachments: atts})
 	if err != nil {
 		return err
 	}

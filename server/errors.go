@@ -32,8 +32,11 @@ var codes = map[int]string{
 // codeOf is the machine-readable code of an error whose status alone does
 // not say enough; "" means the status's own code.
 func codeOf(err error) string {
-	if errors.Is(err, router.ErrWindowClosed) {
+	switch {
+	case errors.Is(err, router.ErrWindowClosed):
 		return "reply_window_closed"
+	case errors.Is(err, router.ErrAttachUnsupported):
+		return "attachments_unsupported"
 	}
 	return ""
 }
@@ -59,7 +62,7 @@ func classify(err error) (int, string) {
 		return http.StatusForbidden, clean(err)
 	case errors.Is(err, router.ErrConflict):
 		return http.StatusConflict, clean(err)
-	case errors.Is(err, router.ErrWindowClosed):
+	case errors.Is(err, router.ErrWindowClosed), errors.Is(err, router.ErrAttachUnsupported):
 		return http.StatusUnprocessableEntity, clean(err)
 	case errors.Is(err, session.ErrBadLogin), errors.Is(err, session.ErrUnauthorized):
 		return http.StatusUnauthorized, clean(err)

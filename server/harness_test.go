@@ -21,6 +21,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -44,12 +45,16 @@ const (
 )
 
 // fakeChannel is a second channel (e-mail) that records what it sends.
+// It carries images with replies once attach is set.
 type fakeChannel struct {
-	mu   sync.Mutex
-	sent []*connectors.Outbound
+	mu     sync.Mutex
+	sent   []*connectors.Outbound
+	attach atomic.Bool
 }
 
 func (f *fakeChannel) Channel() connectors.Channel { return connectors.Email }
+
+func (f *fakeChannel) CanAttach(string) bool { return f.attach.Load() }
 
 func (f *fakeChannel) Send(_ context.Context, m *connectors.Outbound) (connectors.Receipt, error) {
 	f.mu.Lock()

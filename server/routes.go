@@ -49,6 +49,7 @@ func (s *Server) routes() {
 	auth.Patch("/tickets/:id", s.patchTicket)
 	auth.Get("/customers/:id", s.getCustomer)
 	auth.Patch("/customers/:id", s.patchCustomer)
+	auth.Post("/blobs", s.postBlob)
 	auth.Get("/blobs/:id", s.getBlob)
 	api.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 

@@ -22,6 +22,9 @@ import (
 type Options struct {
 	Listen    string
 	PublicURL string
+	// BodyLimit caps request bodies and socket frames, in bytes (default
+	// 1 MiB). Image uploads alone may be larger: up to
+	// min(Deps.Blobs.MaxBlob(), MaxUploadBytes).
 	BodyLimit int
 	// HandlerTimeout bounds one request's work (WeChat gives up at 5 s).
 	HandlerTimeout time.Duration
@@ -52,6 +55,9 @@ type Server struct {
 	log  *slog.Logger
 	base context.Context // cancelled at shutdown: ends sockets
 	stop context.CancelFunc
+	// maxUpload is the largest image an agent may upload, 0 without a
+	// blob store.
+	maxUpload int
 }
 
 // New builds the server and its routes.
@@ -70,6 +76,9 @@ func New(opts Options, d Deps) *Server {
 	}
 	base, stop := context.WithCancel(context.Background())
 	s := &Server{opts: opts, Deps: d, log: d.Log, base: base, stop: stop}
+	if d.Blobs != nil {
+		s.maxUpload = int(min(d.Blobs.MaxBlob(), MaxUploadBytes))
+	}
 	s.app = fiber.New(fiber.Config{
 		BodyLimit:             opts.BodyLimit,
 		ReadTimeout:           30 * time.Second,
@@ -79,6 +88,9 @@ func New(opts Options, d Deps) *Server {
 		ErrorHandler:          errorHandler(d.Log),
 		AppName:               "switchboard",
 	})
+	// The body limit holds for every request but uploads, which may
+	// carry an image (requestConfig).
+	s.app.Server().HeaderReceived = s.requestConfig
 	s.routes()
 	return s
 }

@@ -3,6 +3,7 @@ package webchat
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -18,6 +19,12 @@ func (c *Connector) Send(ctx context.Context, m *connectors.Outbound) (connector
 	}
 	if c.sites[m.Account] == nil {
 		return connectors.Receipt{}, connectors.Permanent("unknown_site", fmt.Errorf("webchat: no site %q", m.Account))
+	}
+	if len(m.Attachments) > 0 {
+		// The widget shows text only; the router refuses such replies
+		// (web chat is no connectors.Attacher), so this is a safeguard.
+		return connectors.Receipt{}, connectors.Permanent("attachments_unsupported",
+			errors.New("webchat: web chat cannot carry attachments; send text only"))
 	}
 	if m.Kind != "" && m.Kind != connectors.KindText {
 		return connectors.Receipt{}, connectors.ErrUnsupported

@@ -187,6 +187,9 @@ func TestSend(t *testing.T) {
 		{"malformed visitor id", func(m *connectors.Outbound) { m.To.Value = "short" }, "bad_recipient", true, nil},
 		{"visitor id that escapes the key", func(m *connectors.Outbound) { m.To.Value = "visitor}:x{aaaaaaaaaaaaa" }, "bad_recipient", true, nil},
 		{"image", func(m *connectors.Outbound) { m.Kind = connectors.KindImage }, "", false, connectors.ErrUnsupported},
+		{"text with an image", func(m *connectors.Outbound) {
+			m.Attachments = []connectors.Attachment{{Name: "a.png", ContentType: "image/png", Ref: "0123456789abcdef0123456789abcdef"}}
+		}, "attachments_unsupported", true, nil},
 	}
 	for _, tc := range refusals {
 		t.Run(tc.name, func(t *testing.T) {

@@ -194,6 +194,14 @@ func TestSendImage(t *testing.T) {
 	if len(sent) != 2 || sent[0].MsgType != "image" || sent[0].MediaID != ups[0].MediaID || sent[1].Content != "看图" {
 		t.Errorf("sent %+v", sent)
 	}
+
+	// Replies may carry images on a configured app with a blob store only.
+	if !c.CanAttach("main") || c.CanAttach("nosuch") {
+		t.Errorf("CanAttach(main) = %v, CanAttach(nosuch) = %v; want true, false", c.CanAttach("main"), c.CanAttach("nosuch"))
+	}
+	if bare := replica(t, fake, connectors.Env{Redis: rdb, Prefix: prefix}); bare.CanAttach("main") {
+		t.Error("CanAttach without a blob store")
+	}
 }
 
 // recorderProfiles is an Ingester that also keeps profiles.

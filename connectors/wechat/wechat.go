@@ -50,6 +50,7 @@ var (
 	_ connectors.HTTP      = (*Connector)(nil)
 	_ connectors.Runner    = (*Connector)(nil)
 	_ connectors.Windowed  = (*Connector)(nil)
+	_ connectors.Attacher  = (*Connector)(nil)
 )
 
 // NewOA builds the official-account connector from `channels.wechat_oa`.
@@ -102,6 +103,12 @@ func (c *Connector) Channel() connectors.Channel { return c.ch }
 
 // ReplyWindow is WeChat's 48 hours for every app.
 func (c *Connector) ReplyWindow(string) time.Duration { return ReplyWindow }
+
+// CanAttach reports whether replies on account may carry images: the app
+// is configured and there is a blob store to read them from.
+func (c *Connector) CanAttach(account string) bool {
+	return c.apps[account] != nil && c.env.Blobs != nil
+}
 
 // Endpoints lists the callback URL of every app: GET for WeChat's URL
 // check, POST for pushes.

@@ -229,6 +229,17 @@ func (s *Store) Open(id string) (io.ReadSeekCloser, Meta, error) {
 	return f, m, nil
 }
 
+// Stat returns the metadata of blob id, as Open does, without handing
+// out its content; ErrNotFound when it is not stored.
+func (s *Store) Stat(id string) (Meta, error) {
+	f, m, err := s.Open(id)
+	if err != nil {
+		return Meta{}, err
+	}
+	f.Close()
+	return m, nil
+}
+
 type entry struct {
 	path string
 	size int64

@@ -113,7 +113,17 @@ func TestPutOpenRoundTrip(t *testing.T) {
 			if got != want {
 				t.Errorf("Open meta %+v, want %+v", got, want)
 			}
+			st, err := s.Stat(bid)
+			st.Created = time.Time{}
+			if err != nil || st != want {
+				t.Errorf("Stat = %+v, %v; want %+v", st, err, want)
+			}
 		})
+	}
+	for _, id := range []string{NewID(), "nonsense"} {
+		if _, err := s.Stat(id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Stat(%q) = %v, want ErrNotFound", id, err)
+		}
 	}
 }
 

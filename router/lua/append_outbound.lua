@@ -5,6 +5,8 @@
 -- ARGV[5] author name  ARGV[6] now (ms)  ARGV[7] idempotency TTL (s) or 0
 -- ARGV[8] preview  ARGV[9] live payload
 -- ARGV[10] reply window (ms) after the customer's last message; 0 or absent when the channel has none
+-- ARGV[11] kind (text, or image for pictures without text; absent = text)
+-- ARGV[12] attachments JSON, stored as the entry's att field like inbound ones; "" or absent for none
 -- Returns {code, message id, stream id}
 --   code 1 added, 0 repeated idempotency key (the earlier message's id), -1 no such conversation,
 --   -2 conversation closed (replies refused),
@@ -24,8 +26,12 @@ if ARGV[2] == 'out' and window > 0 then
   local ends = (tonumber(last) or 0) + window
   if tonumber(ARGV[6]) > ends then return {-3, ends, ''} end
 end
-local sid = redis.call('XADD', KEYS[2], '*', 'id', ARGV[1], 'dir', ARGV[2], 'kind', 'text',
-  'text', ARGV[3], 'at', ARGV[6], 'author', ARGV[4], 'aname', ARGV[5])
+local kind = ARGV[11]
+if not kind or kind == '' then kind = 'text' end
+local entry = {'id', ARGV[1], 'dir', ARGV[2], 'kind', kind,
+  'text', ARGV[3], 'at', ARGV[6], 'author', ARGV[4], 'aname', ARGV[5]}
+if ARGV[12] and ARGV[12] ~= '' then table.insert(entry, 'att'); table.insert(entry, ARGV[12]) end
+local sid = redis.call('XADD', KEYS[2], '*', unpack(entry))
 if ARGV[2] == 'out' then
   redis.call('HSET', KEYS[3], ARGV[1], 'queued', ARGV[1] .. ':at', ARGV[6])
   redis.call('HSET', KEYS[1], 'last_message_at', ARGV[6], 'last_out_at', ARGV[6], 'preview', ARGV[8])

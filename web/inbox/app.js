@@ -69,6 +69,7 @@
     catchUp: null, catchUpAgain: false, catchUpAfterLoad: false, ticketTimer: 0,
     customer: null, customerLoading: false, customerSeq: 0, ticket: null,
     noteMode: false, sending: false, draftKey: null, draftSig: null,
+    atts: [], attSeq: 0, attGen: 0,
     windowTimer: 0, windowRefused: null,
     media: new Map(), mediaGen: 0, csp: null,
     lastIds: { agent: "", inbox: "" },
@@ -272,6 +273,7 @@
   function resetState() {
     disconnect();
     dropMedia();
+    clearAtts();
     clearTimeout(S.agentsTimer);
     clearTimeout(S.ticketTimer);
     clearTimeout(S.windowTimer);
@@ -567,6 +569,8 @@
     S.ticket = null;
     S.ticketSeq++;
     S.draftKey = S.draftSig = null;
+    // Images chosen for one customer never go to another.
+    clearAtts();
     document.body.classList.remove("show-customer");
     sendWatch();
     renderList();
@@ -719,7 +723,9 @@
       default:
         out = [h("div", { class: "message-text" }, msgBody(m))];
     }
-    for (const a of atts) if (a !== used) out.push(mediaBox("file", a));
+    // Further attachments: pictures (an agent's reply may carry several,
+    // with or without text) as pictures, anything else as a download.
+    for (const a of atts) if (a !== used) out.push(mediaBox(isImage(a.content_type) ? "image" : "file", a));
     return out;
   }
 
@@ -1311,9 +1317,107 @@
     const ta = $("reply-text");
     ta.placeholder = t(S.noteMode ? "composer.notePh" : "composer.reply");
     ta.readOnly = S.sending || blocked;
+    const attach = $("reply-attach");
+    attach.hidden = !canAttach();
+    attach.disabled = S.sending || blocked || S.atts.length >= ATT_MAX;
+    attach.title = t("composer.attachTitle", { n: ATT_MAX });
+    const uploading = S.atts.some((a) => a.status === "uploading");
     const send = $("reply-send");
-    send.disabled = S.sending || blocked;
-    send.textContent = t(S.sending ? "composer.sending" : S.noteMode ? "composer.addNote" : "composer.send");
+    send.disabled = S.sending || blocked || uploading;
+    send.textContent = t(S.sending ? "composer.sending" : uploading ? "composer.uploading" : S.noteMode ? "composer.addNote" : "composer.send");
+  }
+
+  // ---------- images sent with a reply
+  // On channels that carry them (the conversation's can_attach), the agent
+  // picks or pastes images; each is uploaded at once (POST /blobs) and
+  // shown as a chip with its thumbnail, and the reply names the uploaded
+  // ones by ref. Leaving the conversation drops the chips.
+  const ATT_TYPES = ["image/jpeg", "image/png", "image/gif"];
+  const ATT_MAX = 9;
+  const ATT_BYTES = 10 * 1048576;
+  const canAttach = () => !!(S.open && S.open.id === S.openId && S.open.can_attach === true);
+
+  function addFiles(files) {
+    if (!S.openId || !canAttach()) return;
+    for (const f of files) {
+      if (!f) continue;
+      if (S.atts.length >= ATT_MAX) { showError(() => t("att.tooMany", { n: ATT_MAX })); break; }
+      if (!ATT_TYPES.includes(f.type)) { showError(() => t("att.badType", { name: f.name || "" })); continue; }
+      if (f.size > ATT_BYTES) { showError(() => t("att.tooBig", { name: f.name || "", mb: ATT_BYTES / 1048576 })); continue; }
+      if (f.size === 0) { showError(() => t("att.empty", { name: f.name || "" })); continue; }
+      const a = { key: ++S.attSeq, name: String(f.name || ""), size: f.size, status: "uploading", id: "", error: "", url: "" };
+      S.atts.push(a);
+      attThumb(a, f, S.attGen);
+      uploadAtt(a, f, S.attGen);
+    }
+    renderAtts();
+    renderComposer();
+  }
+
+  // attThumb shows the agent's own file as the chip's thumbnail, from a
+  // blob: URL, or a data: URL where the page's policy allows no blob:.
+  async function attThumb(a, f, gen) {
+    const pol = await mediaPolicy();
+    if (gen !== S.attGen || !S.atts.includes(a)) return;
+    if (pol.imgBlob) a.url = URL.createObjectURL(f);
+    else if (pol.imgData) {
+      a.url = await new Promise((resolve) => {
+        const rd = new FileReader();
+        rd.onload = () => resolve(typeof rd.result === "string" ? rd.result : "");
+        rd.onerror = () => resolve("");
+        rd.readAsDataURL(f);
+      });
+      if (gen !== S.attGen || !S.atts.includes(a)) return;
+    }
+    renderAtts();
+  }
+
+  async function uploadAtt(a, f, gen) {
+    const live = () => gen === S.attGen && S.atts.includes(a);
+    let res = null, data = null;
+    try {
+      res = await fetch(API + "/blobs", {
+        method: "POST", cache: "no-store", body: f,
+        headers: { Accept: "application/json", Authorization: "Bearer " + S.token, "Content-Type": f.type, "X-Filename": enc(a.name) },
+      });
+      if (res.status !== 204) data = await res.json().catch(() => null);
+    } catch (_) { res = null; }
+    if (!live()) return;
+    if (res && res.status === 401) { sessionExpired(); return; }
+    if (res && res.status === 201 && data && typeof data.id === "string" && BLOB_REF.test(data.id)) {
+      a.status = "ready";
+      a.id = data.id;
+    } else {
+      const er = (data && data.error) || {};
+      a.status = "failed";
+      a.error = errorText(res ? new ApiError(res.status, er.code || "", er.message || "") : new ApiError(0, "network", ""));
+    }
+    renderAtts();
+    renderComposer();
+  }
+
+  function dropAtt(a) {
+    if (a.url && a.url.startsWith("blob:")) URL.revokeObjectURL(a.url);
+    S.atts = S.atts.filter((x) => x !== a);
+  }
+  function clearAtts() {
+    for (const a of S.atts) if (a.url && a.url.startsWith("blob:")) URL.revokeObjectURL(a.url);
+    S.atts = [];
+    S.attGen++;
+    renderAtts();
+  }
+
+  function renderAtts() {
+    const box = $("reply-attachments");
+    box.hidden = !S.atts.length;
+    box.replaceChildren(...S.atts.map((a) => {
+      const name = fileName(a, t("media.image"));
+      const state = a.status === "uploading" ? t("att.uploading") : a.status === "failed" ? a.error || t("att.failed") : sizeText(a.size);
+      return h("div", { class: "att-chip", data: { state: a.status, key: String(a.key), ref: a.id }, title: name },
+        a.url ? h("img", { class: "att-thumb", src: a.url, alt: name }) : h("span", { class: "att-thumb", "aria-hidden": "true" }),
+        h("span", { class: "att-text" }, h("span", { class: "att-name" }, name), h("span", { class: "att-state" }, state)),
+        h("button", { type: "button", class: "att-remove", data: { key: String(a.key) }, title: t("att.remove"), "aria-label": t("att.removeName", { name }) }, "×"));
+    }));
   }
 
   function toggleNote() {
@@ -1335,21 +1439,30 @@
     if (S.sending || !S.openId) return;
     const ta = $("reply-text");
     const text = ta.value;
-    if (!text.trim()) { ta.focus(); return; }
+    if (S.atts.some((a) => a.status === "uploading")) return;
+    if (S.atts.some((a) => a.status === "failed")) { showError(() => t("att.dropFailed")); return; }
+    const atts = S.atts.slice();
+    if (!text.trim() && !atts.length) { ta.focus(); return; }
     const cid = S.openId;
     const internal = S.noteMode;
     if (!internal && replyClosed(S.open)) { renderComposer(); return; }
     // A retry of the very same send (after a network or server error)
     // reuses its key, so it counts once; any other send gets a fresh key.
-    const sig = cid + "\u0000" + internal + "\u0000" + text;
+    const refs = atts.map((a) => a.id);
+    const sig = cid + "\u0000" + internal + "\u0000" + text + "\u0000" + refs.join(",");
     if (S.draftSig !== sig) { S.draftSig = sig; S.draftKey = uuid(); }
     S.sending = true;
     renderComposer();
     try {
-      const m = await api("POST", "/conversations/" + enc(cid) + "/messages",
-        { text, internal, idempotency_key: S.draftKey });
+      const body = { text, internal, idempotency_key: S.draftKey };
+      if (refs.length) body.attachments = refs.map((ref) => ({ ref }));
+      const m = await api("POST", "/conversations/" + enc(cid) + "/messages", body);
       S.draftKey = S.draftSig = null;
       if (ta.value === text && S.openId === cid) ta.value = "";
+      if (S.openId === cid) {
+        for (const a of atts) dropAtt(a);
+        renderAtts();
+      }
       if (m && m.id) {
         if (!m.direction) m.direction = internal ? "note" : "out";
         if (!m.conversation_id) m.conversation_id = cid;
@@ -1958,6 +2071,30 @@
     });
     $("composer").addEventListener("submit", (e) => { e.preventDefault(); send(); });
     $("reply-note-toggle").addEventListener("click", toggleNote);
+    $("reply-attach").addEventListener("click", () => $("reply-file").click());
+    $("reply-file").addEventListener("change", (e) => {
+      const files = [...(e.target.files || [])];
+      e.target.value = "";
+      addFiles(files);
+    });
+    $("reply-attachments").addEventListener("click", (e) => {
+      const b = e.target.closest(".att-remove");
+      const a = b && S.atts.find((x) => String(x.key) === b.dataset.key);
+      if (!a) return;
+      dropAtt(a);
+      renderAtts();
+      renderComposer();
+    });
+    // A picture pasted into the reply box becomes an attachment; text on
+    // the clipboard pastes as usual.
+    $("reply-text").addEventListener("paste", (e) => {
+      const cd = e.clipboardData;
+      if (!cd || !canAttach()) return;
+      const files = [...(cd.files || [])].filter((f) => f && /^image\//.test(f.type));
+      if (!files.length) return;
+      if (!cd.types || !Array.from(cd.types).includes("text/plain")) e.preventDefault();
+      addFiles(files);
+    });
     document.addEventListener("keydown", onKey);
     window.addEventListener("online", wakeUp);
     document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") wakeUp(); });
