@@ -32,9 +32,9 @@ const (
 // is the fake.
 func wxChannels(apiBase string) string {
 	return fmt.Sprintf(`  wechat_oa:
-    - {id: main, app_id: %s, app_secret: oasecret, token: %s, encoding_aes_key: %s, api_base: %q, greeting: "欢迎关注 Welcome"}
+    - {id: main, app_id: %s, app_secret: oasecret, token: %s, encoding_aes_key: %s, api_base: %q, greeting: "欢迎关注 Welcome", allow_plaintext: true}
   wechat_mp:
-    - {id: shop, app_id: %s, app_secret: mpsecret, token: %s, encoding_aes_key: %s, api_base: %q}
+    - {id: shop, app_id: %s, app_secret: mpsecret, token: %s, encoding_aes_key: %s, api_base: %q, allow_plaintext: true}
 `, wxAppID, wxToken, wxAESKey, apiBase, wxMPID, wxToken, wxAESKey, apiBase)
 }
 

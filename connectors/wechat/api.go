@@ -82,7 +82,13 @@ var releaseLua = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then 
 // other replica has done so already. Callers in this process share one
 // lookup.
 func (c *client) token(ctx context.Context, stale string) (string, error) {
-	v, err, _ := c.flight.Do("t:"+stale, func() (any, error) { return c.sharedToken(ctx, stale) })
+	v, err, _ := c.flight.Do("t:"+stale, func() (any, error) {
+		// Shared by every caller waiting on it: not bound to the first
+		// caller's deadline.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tokenWaitMax+5*time.Second)
+		defer cancel()
+		return c.sharedToken(sctx, stale)
+	})
 	if err != nil {
 		return "", err
 	}
@@ -166,6 +172,13 @@ func (c *client) fetchToken(ctx context.Context, force bool) (string, time.Durat
 		ExpiresIn   int64  `json:"expires_in"`
 	}
 	if err := c.roundTrip(req, "token", &out); err != nil {
+		var ae *APIError
+		if errors.As(err, &ae) && ae.Code != -1 {
+			// A wrong AppSecret, AppID or IP allow-list: retrying does not help,
+			// and it must not read as a rejected token to the caller.
+			return "", 0, connectors.Permanent(strconv.Itoa(ae.Code), fmt.Errorf(
+				"wechat: token: AppID, AppSecret or the IP allow-list is wrong (%d %s)", ae.Code, ae.Msg))
+		}
 		return "", 0, err
 	}
 	if out.AccessToken == "" || out.ExpiresIn <= 0 {
@@ -294,7 +307,10 @@ func (c *client) uploadImage(ctx context.Context, name, ctype string, data []byt
 		var buf bytes.Buffer
 		w := multipart.NewWriter(&buf)
 		h := make(map[string][]string)
-		h["Content-Disposition"] = []string{mime.FormatMediaType("form-data", map[string]string{"name": "media", "filename": name})}
+		// WeChat's parser takes no RFC 2231 names (a Chinese file name would
+		// come out as filename*= and be refused as "media data missing"),
+		// and it ignores the name anyway: send a plain one.
+		h["Content-Disposition"] = []string{mime.FormatMediaType("form-data", map[string]string{"name": "media", "filename": asciiName(name, ctype)})}
 		h["Content-Type"] = []string{ctype}
 		part, err := w.CreatePart(h)
 		if err != nil {
@@ -319,6 +335,27 @@ func (c *client) uploadImage(ctx context.Context, name, ctype string, data []byt
 	return out.MediaID, err
 }
 
+// asciiName is name when it is plain ASCII without quotes, else "image"
+// with the extension of ctype.
+func asciiName(name, ctype string) string {
+	ok := name != ""
+	for _, r := range name {
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
+			ok = false
+		}
+	}
+	if ok {
+		return name
+	}
+	switch ctype {
+	case "image/png":
+		return "image.png"
+	case "image/gif":
+		return "image.gif"
+	}
+	return "image.jpg"
+}
+
 // media is a downloaded media file.
 type media struct {
 	data        []byte
@@ -334,9 +371,14 @@ func (c *client) getMedia(ctx context.Context, id string, limit int64) (media, e
 	}, func(resp *http.Response) error {
 		ct := resp.Header.Get("Content-Type")
 		mt, _, _ := mime.ParseMediaType(ct)
-		if resp.StatusCode >= 500 {
+		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
 			c.m.api.WithLabelValues("media_get", "http").Inc()
 			return connectors.Temporary("", fmt.Errorf("wechat: media_get: HTTP %d", resp.StatusCode))
+		}
+		if resp.StatusCode != http.StatusOK {
+			// A proxy's error page is not the media.
+			c.m.api.WithLabelValues("media_get", "http").Inc()
+			return connectors.Permanent("", fmt.Errorf("wechat: media_get: HTTP %d", resp.StatusCode))
 		}
 		if mt == "application/json" || mt == "text/plain" {
 			body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -352,7 +394,7 @@ func (c *client) getMedia(ctx context.Context, id string, limit int64) (media, e
 				return err
 			}
 			if v.VideoURL == "" {
-				return fmt.Errorf("wechat: media_get: JSON answer without media")
+				return connectors.Permanent("", errors.New("wechat: media_get: JSON answer without media"))
 			}
 			return errVideoURL{v.VideoURL}
 		}
@@ -361,7 +403,7 @@ func (c *client) getMedia(ctx context.Context, id string, limit int64) (media, e
 			return connectors.Temporary("", fmt.Errorf("wechat: media_get: %w", err))
 		}
 		if int64(len(data)) > limit {
-			return fmt.Errorf("wechat: media_get: larger than %d bytes", limit)
+			return connectors.Permanent("", fmt.Errorf("wechat: media_get: larger than %d bytes", limit))
 		}
 		got = media{data: data, contentType: mt}
 		return nil
@@ -397,8 +439,11 @@ func (c *client) download(ctx context.Context, u string, limit int64) (media, er
 		return media{}, connectors.Temporary("", fmt.Errorf("wechat: media download: HTTP %d", resp.StatusCode))
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil || int64(len(data)) > limit {
-		return media{}, fmt.Errorf("wechat: media download: too large or cut short")
+	if err != nil {
+		return media{}, connectors.Temporary("", fmt.Errorf("wechat: media download: cut short"))
+	}
+	if int64(len(data)) > limit {
+		return media{}, connectors.Permanent("", fmt.Errorf("wechat: media download: larger than %d bytes", limit))
 	}
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	return media{data: data, contentType: mt}, nil

@@ -232,7 +232,7 @@ func TestAfterAckJobs(t *testing.T) {
 	fake.AddUser(testAppID, wxfake.User{OpenID: "oUser12345", Nickname: "小王", HeadImgURL: "http://wx.qlogo.cn/x", UnionID: "oUnion999"})
 	store, _ := blob.Open(t.TempDir(), blob.Options{})
 	in := &recorderProfiles{}
-	c := replica(t, fake, connectors.Env{In: in, Redis: rdb, Prefix: prefix, Blobs: store, Now: time.Now})
+	c := replica(t, fake, connectors.Env{In: in, Redis: rdb, Prefix: prefix, Blobs: store, Now: testClock})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
@@ -283,7 +283,7 @@ func TestMiniProgramGreetingThroughTheAPI(t *testing.T) {
 	defer fake.Close()
 	a := App{ID: "main", AppID: testAppID, AppSecret: "secret", Token: testToken, EncodingAESKey: a43, APIBase: fake.URL(),
 		Greeting: "您好，有什么可以帮您？"}
-	c, err := build(connectors.WeChatMP, connectors.Env{In: &recorder{}, Redis: rdb, Prefix: prefix, Now: time.Now,
+	c, err := build(connectors.WeChatMP, connectors.Env{In: &recorder{}, Redis: rdb, Prefix: prefix, Now: testClock,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), HTTP: &http.Client{Timeout: 5 * time.Second}},
 		func(v any) error { *(v.(*[]App)) = []App{a}; return nil })
 	if err != nil {
@@ -321,7 +321,7 @@ func TestUnionIDFromPush(t *testing.T) {
 	fake := wxfake.New(wxfake.App{AppID: testAppID, Secret: "secret"})
 	defer fake.Close()
 	in := &recorderProfiles{}
-	c := replica(t, fake, connectors.Env{In: in, Redis: rdb, Prefix: prefix, Now: time.Now}, func(a *App) { no := false; a.FetchProfile = &no })
+	c := replica(t, fake, connectors.Env{In: in, Redis: rdb, Prefix: prefix, Now: testClock}, func(a *App) { no := false; a.FetchProfile, a.AllowPlaintext = &no, true })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
@@ -342,5 +342,32 @@ func TestUnionIDFromPush(t *testing.T) {
 	}
 	if n := fake.TokenFetches(testAppID); n != 0 {
 		t.Errorf("%d token fetches: the unionid came with the push, no API call was needed", n)
+	}
+}
+
+// In plaintext mode a signature (timestamp and nonce) is bound to the body
+// it first came with: WeChat's retry of the same body passes, another body
+// under the same signature is refused.
+func TestPlaintextSignatureBoundToBody(t *testing.T) {
+	rdb, prefix := redistest.Client(t)
+	fake := wxfake.New(wxfake.App{AppID: testAppID, Secret: "secret"})
+	defer fake.Close()
+	in := &recorder{}
+	c := replica(t, fake, connectors.Env{In: in, Redis: rdb, Prefix: prefix, Now: func() time.Time { return time.Unix(1700000000, 0) }},
+		func(a *App) { a.EncodingAESKey = "" })
+	first := request(t, plain, xmlPush("text", "<Content>real</Content><MsgId>1</MsgId>"), false)
+	for i := 0; i < 2; i++ {
+		if _, err := c.receive(context.Background(), first); err != nil {
+			t.Fatalf("delivery %d of the real push: %v", i, err)
+		}
+	}
+	forged := request(t, plain, xmlPush("text", "<Content>forged</Content><MsgId>2</MsgId>"), false)
+	_, err := c.receive(context.Background(), forged)
+	var ce *connectors.Error
+	if !errors.As(err, &ce) || ce.Status != 401 {
+		t.Fatalf("another body under the same signature: %v, want 401", err)
+	}
+	if msgs := in.all(); len(msgs) != 1 || msgs[0].Text != "real" {
+		t.Errorf("stored %+v", msgs)
 	}
 }

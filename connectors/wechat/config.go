@@ -28,6 +28,11 @@ type App struct {
 	// with the old one meanwhile.
 	EncodingAESKey         string `yaml:"encoding_aes_key"`
 	PreviousEncodingAESKey string `yaml:"previous_encoding_aes_key"`
+	// AllowPlaintext accepts plaintext pushes (明文模式) from an app that
+	// has an EncodingAESKey. Off by default: the plaintext signature does
+	// not cover the body, so with a key configured only encrypted pushes,
+	// whose signature does, are taken.
+	AllowPlaintext bool `yaml:"allow_plaintext"`
 	// APIBase replaces https://api.weixin.qq.com (a backup domain, a
 	// proxy, a test fake).
 	APIBase string `yaml:"api_base"`

@@ -28,14 +28,16 @@ func signed(sig string, parts ...string) bool {
 
 // decrypt opens a push's Encrypt field: AES-256-CBC with the app's key,
 // PKCS#7 padding to 32 bytes, and the AppID at the end, which must be
-// ours. The previous key is tried when the current one fails.
-func (a *App) decrypt(encrypted string) ([]byte, error) {
+// ours. The previous key is tried when the current one fails; the key that
+// opened it is returned, to seal the reply with (WeChat holds only that
+// one while a key change is under way).
+func (a *App) decrypt(encrypted string) (plain []byte, key string, err error) {
 	for _, k := range a.keys() {
 		if _, plain, err := util.DecryptMsg(a.AppID, encrypted, k); err == nil {
-			return plain, nil
+			return plain, k, nil
 		}
 	}
-	return nil, errDecrypt
+	return nil, "", errDecrypt
 }
 
 // encryptedReply is the envelope of a passive reply in safe mode.
@@ -57,9 +59,9 @@ func (c cdata) MarshalXML(e *xml.Encoder, start xml.StartElement) error {
 	}{string(c)}, start)
 }
 
-// seal encrypts a passive reply with the current key and signs it with the
-// given timestamp and a fresh nonce.
-func (a *App) seal(plain []byte, ts int64) ([]byte, error) {
+// seal encrypts a passive reply with key and signs it with the given
+// timestamp and a fresh nonce.
+func (a *App) seal(plain []byte, key string, ts int64) ([]byte, error) {
 	random := make([]byte, 16)
 	const alphabet = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	if _, err := rand.Read(random); err != nil {
@@ -68,7 +70,7 @@ func (a *App) seal(plain []byte, ts int64) ([]byte, error) {
 	for i, b := range random {
 		random[i] = alphabet[int(b)%len(alphabet)]
 	}
-	enc, err := util.EncryptMsg(random, plain, a.AppID, a.EncodingAESKey)
+	enc, err := util.EncryptMsg(random, plain, a.AppID, key)
 	if err != nil {
 		return nil, fmt.Errorf("wechat: seal: %w", err)
 	}

@@ -63,9 +63,12 @@ func TestPublishedVectorsDecrypt(t *testing.T) {
 			if signed(tc.msig, tc.token, tc.ts, tc.nonce+"1", tc.encrypt) {
 				t.Error("msg_signature verifies with another nonce")
 			}
-			plain, err := a.decrypt(tc.encrypt)
+			plain, key, err := a.decrypt(tc.encrypt)
 			if err != nil {
 				t.Fatalf("decrypt: %v", err)
+			}
+			if key != tc.key {
+				t.Errorf("opened with %q, want the current key", key)
 			}
 			for _, w := range tc.want {
 				if !bytes.Contains(plain, []byte(w)) {
@@ -74,18 +77,18 @@ func TestPublishedVectorsDecrypt(t *testing.T) {
 			}
 			other := *a
 			other.AppID = "wx0000000000000000"
-			if _, err := other.decrypt(tc.encrypt); err == nil {
+			if _, _, err := other.decrypt(tc.encrypt); err == nil {
 				t.Error("decrypted with another AppID: the AppID inside is not checked")
 			}
 			wrongKey := *a
 			wrongKey.EncodingAESKey = "bbcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
-			if _, err := wrongKey.decrypt(tc.encrypt); err == nil {
+			if _, _, err := wrongKey.decrypt(tc.encrypt); err == nil {
 				t.Error("decrypted with another key")
 			}
 			rotated := wrongKey
 			rotated.PreviousEncodingAESKey = tc.key
-			if _, err := rotated.decrypt(tc.encrypt); err != nil {
-				t.Errorf("previous key not tried: %v", err)
+			if _, k, err := rotated.decrypt(tc.encrypt); err != nil || k != tc.key {
+				t.Errorf("previous key not tried (or not reported): %q %v", k, err)
 			}
 		})
 	}
@@ -114,7 +117,7 @@ func TestSealRoundTrip(t *testing.T) {
 	a := &App{ID: "x", AppID: "wx2c2769f8efd9abc2", AppSecret: "s", Token: "spamtest", EncodingAESKey: a43}
 	a.check()
 	for _, body := range []string{"", "<xml><Content><![CDATA[你好 ]]> & <b>]]></Content></xml>", strings.Repeat("长", 5000)} {
-		out, err := a.seal([]byte(body), 1700000000)
+		out, err := a.seal([]byte(body), a.EncodingAESKey, 1700000000)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,7 +134,7 @@ func TestSealRoundTrip(t *testing.T) {
 		if !signed(env.MsgSignature, a.Token, "1700000000", env.Nonce, env.Encrypt) {
 			t.Error("reply signature does not verify")
 		}
-		plain, err := a.decrypt(env.Encrypt)
+		plain, _, err := a.decrypt(env.Encrypt)
 		if err != nil || string(plain) != body {
 			t.Errorf("round trip: %q, %v", plain, err)
 		}
@@ -151,7 +154,7 @@ func TestDecryptRejectsGarbage(t *testing.T) {
 		"truncated":   string(good[:44]),
 		"one bit off": strings.Replace(string(good), string(good[10]), string(good[10]^1), 1),
 	} {
-		if _, err := a.decrypt(enc); err == nil {
+		if _, _, err := a.decrypt(enc); err == nil {
 			t.Errorf("%s: decrypted", name)
 		}
 	}

@@ -64,7 +64,7 @@ func FuzzDecrypt(f *testing.F) {
 	f.Add("AAAA")
 	f.Add(string(good[:len(good)-4]))
 	f.Fuzz(func(t *testing.T, enc string) {
-		_, _ = app.decrypt(enc)
+		_, _, _ = app.decrypt(enc)
 	})
 }
 

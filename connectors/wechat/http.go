@@ -2,10 +2,13 @@ package wechat
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/xml"
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"switchboard/connectors"
 )
@@ -67,13 +70,24 @@ func (c *Connector) receive(ctx context.Context, r *connectors.Request) (*connec
 	if err != nil {
 		return nil, c.refuse(http.StatusBadRequest, "malformed", err.Error())
 	}
+	if !fresh(ts, c.env.Now()) {
+		return nil, c.refuse(http.StatusUnauthorized, "signature", "timestamp is more than 5 minutes away from now")
+	}
 	raw := r.Body
-	safe := false
+	sealKey := "" // set when the push was encrypted: replies are too
 	switch q.Get("encrypt_type") {
 	case "", "raw":
 		if p.Encrypt != "" && p.FromUserName == "" {
 			// A safe-mode body without the parameters that authenticate it.
 			return nil, c.refuse(http.StatusUnauthorized, "signature", "encrypted push without encrypt_type=aes and msg_signature")
+		}
+		if len(a.keys()) > 0 && !a.AllowPlaintext {
+			// The plaintext signature does not cover the body: with a key
+			// configured, only encrypted pushes are believed.
+			return nil, c.refuse(http.StatusUnauthorized, "signature", "plaintext push to an app with an encoding_aes_key (set allow_plaintext to accept them)")
+		}
+		if err := c.bindNonce(ctx, a, ts, nonce, r.Body); err != nil {
+			return nil, err
 		}
 	case "aes":
 		if len(a.keys()) == 0 {
@@ -85,14 +99,14 @@ func (c *Connector) receive(ctx context.Context, r *connectors.Request) (*connec
 		if !signed(q.Get("msg_signature"), a.Token, ts, nonce, p.Encrypt) {
 			return nil, c.refuse(http.StatusUnauthorized, "signature", "msg_signature does not match")
 		}
-		plain, err := a.decrypt(p.Encrypt)
+		plain, key, err := a.decrypt(p.Encrypt)
 		if err != nil {
 			return nil, c.refuse(http.StatusUnauthorized, "decrypt", err.Error())
 		}
 		if p, err = parsePush(plain, asJSON && isJSON("", plain)); err != nil {
 			return nil, c.refuse(http.StatusBadRequest, "malformed", "decrypted push: "+err.Error())
 		}
-		raw, safe = plain, true
+		raw, sealKey = plain, key
 	default:
 		return nil, c.refuse(http.StatusBadRequest, "malformed", "encrypt_type must be aes or raw")
 	}
@@ -100,7 +114,7 @@ func (c *Connector) receive(ctx context.Context, r *connectors.Request) (*connec
 	if err != nil {
 		return nil, c.refuse(http.StatusBadRequest, "malformed", err.Error())
 	}
-	c.m.pushes.WithLabelValues(string(c.ch), pushType(p)).Inc()
+	c.m.pushes.WithLabelValues(string(c.ch), pushLabel(p)).Inc()
 	if n.ignore {
 		return success(), nil
 	}
@@ -113,24 +127,79 @@ func (c *Connector) receive(ctx context.Context, r *connectors.Request) (*connec
 		// Not stored: say so, and WeChat will try again.
 		return nil, &connectors.Error{Status: http.StatusServiceUnavailable, Msg: "not stored, retry", Err: err}
 	}
-	c.queueAfterAck(ctx, a, n, acc)
+	if err := c.queueAfterAck(ctx, a, n, acc); err != nil {
+		return nil, err
+	}
 	if text := c.autoReply(ctx, a, p, acc); text != "" {
 		if c.ch == connectors.WeChatOA {
 			return c.replyXML(a, &textReply{ToUserName: cdata(p.FromUserName), FromUserName: cdata(p.ToUserName),
-				CreateTime: c.env.Now().Unix(), MsgType: "text", Content: cdata(text)}, safe)
+				CreateTime: c.env.Now().Unix(), MsgType: "text", Content: cdata(text)}, sealKey)
 		}
 		// Mini-programs take no passive text: say it through the API, after
 		// the acknowledgement.
-		c.queueSay(ctx, a, p.FromUserName, acc.MessageID, text)
+		if err := c.queueSay(ctx, a, p.FromUserName, acc.MessageID, text); err != nil {
+			return nil, err
+		}
 	}
 	return success(), nil
 }
 
-func pushType(p push) string {
-	if p.MsgType == "event" {
-		return "event:" + p.Event
+// pushLabel names a push's type for the metric, from a fixed set: a
+// forged or new type must not create series without bound.
+func pushLabel(p push) string {
+	t := p.MsgType
+	if t == "event" {
+		t = "event:" + p.Event
 	}
-	return p.MsgType
+	if !knownTypes[t] {
+		return "other"
+	}
+	return t
+}
+
+var knownTypes = map[string]bool{"text": true, "image": true, "voice": true, "video": true, "shortvideo": true,
+	"location": true, "link": true, "miniprogrampage": true, "event:subscribe": true, "event:unsubscribe": true,
+	"event:SCAN": true, "event:CLICK": true, "event:VIEW": true, "event:LOCATION": true, "event:user_enter_tempsession": true}
+
+// maxSkew is how far a push's timestamp may be from this clock.
+const maxSkew = 5 * time.Minute
+
+// fresh reports whether a push's timestamp (Unix seconds) is within
+// maxSkew of now: a captured signature cannot be replayed later.
+func fresh(ts string, now time.Time) bool {
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return false
+	}
+	d := now.Sub(time.Unix(sec, 0))
+	return d < maxSkew && d > -maxSkew
+}
+
+// bindNonce ties a plaintext push's timestamp and nonce to its body: the
+// plaintext signature does not cover the body, so within the timestamp's
+// window the same signature must not carry another body. WeChat's own
+// retries repeat the body and pass.
+func (c *Connector) bindNonce(ctx context.Context, a *App, ts, nonce string, body []byte) error {
+	if c.env.Redis == nil {
+		return nil
+	}
+	sum := sha256.Sum256(body)
+	key := c.env.Prefix + "{wx:" + a.AppID + "}:nonce:" + ts + ":" + nonce
+	ok, err := c.env.Redis.SetNX(ctx, key, hex.EncodeToString(sum[:]), 2*maxSkew).Result()
+	if err != nil {
+		return &connectors.Error{Status: http.StatusServiceUnavailable, Msg: "not stored, retry", Err: err}
+	}
+	if ok {
+		return nil
+	}
+	prev, err := c.env.Redis.Get(ctx, key).Result()
+	if err != nil {
+		return &connectors.Error{Status: http.StatusServiceUnavailable, Msg: "not stored, retry", Err: err}
+	}
+	if prev != hex.EncodeToString(sum[:]) {
+		return c.refuse(http.StatusUnauthorized, "signature", "this signature was already used for another push")
+	}
+	return nil
 }
 
 // success is the acknowledgement WeChat recommends: the bare word, in
@@ -156,11 +225,10 @@ type textReply struct {
 func (c *Connector) autoReply(ctx context.Context, a *App, p push, acc connectors.Accepted) string {
 	switch {
 	case p.MsgType == "event" && (p.Event == "subscribe" || p.Event == "user_enter_tempsession"):
-		if acc.Duplicate && c.ch == connectors.WeChatMP {
-			return "" // sent already, through the API
-		}
+		// A retry greets again: passively because WeChat did not hear the
+		// first answer, through the API at most once per message id.
 		return a.Greeting
-	case p.MsgType == "event", a.QueueMessage == "", !acc.NewConversation, acc.Duplicate && c.ch == connectors.WeChatMP:
+	case p.MsgType == "event", a.QueueMessage == "", !acc.NewConversation:
 		return ""
 	}
 	av, ok := c.env.In.(connectors.Availability)
@@ -174,14 +242,15 @@ func (c *Connector) autoReply(ctx context.Context, a *App, p push, acc connector
 	return a.QueueMessage
 }
 
-// replyXML renders a passive reply, encrypted when the push was.
-func (c *Connector) replyXML(a *App, reply *textReply, safe bool) (*connectors.Response, error) {
+// replyXML renders a passive reply, encrypted with key when the push was
+// (key is empty for a plaintext push).
+func (c *Connector) replyXML(a *App, reply *textReply, key string) (*connectors.Response, error) {
 	body, err := xml.Marshal(reply)
 	if err != nil {
 		return success(), nil
 	}
-	if safe {
-		if body, err = a.seal(body, c.env.Now().Unix()); err != nil {
+	if key != "" {
+		if body, err = a.seal(body, key, c.env.Now().Unix()); err != nil {
 			c.env.Log.Warn("wechat: cannot encrypt the passive reply; acknowledging without it", "app", a.ID, "err", err)
 			return success(), nil
 		}

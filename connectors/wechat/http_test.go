@@ -27,6 +27,7 @@ type recorder struct {
 	mu   sync.Mutex
 	msgs []connectors.Message
 	seen map[string]bool
+	ids  map[string]string // dedup key -> message id
 	fail error
 }
 
@@ -39,15 +40,19 @@ func (r *recorder) Ingest(_ context.Context, m *connectors.Message) (connectors.
 	if r.seen == nil {
 		r.seen = map[string]bool{}
 	}
-	k := string(m.Channel) + "|" + m.Account + "|" + m.From.String() + "|" + m.ExternalID
-	if m.ExternalID != "" && r.seen[k] {
-		return connectors.Accepted{MessageID: "m", Duplicate: true}, nil
+	if r.ids == nil {
+		r.ids = map[string]string{}
 	}
-	r.seen[k] = true
+	k := string(m.Channel) + "|" + m.Account + "|" + m.From.String() + "|" + m.ExternalID
+	if id, ok := r.ids[k]; ok && m.ExternalID != "" {
+		// As the router does: a duplicate answers the first delivery's ids.
+		return connectors.Accepted{MessageID: id, ConversationID: "c", CustomerID: "u", Duplicate: true}, nil
+	}
 	first := !r.seen[m.From.String()]
 	r.seen[m.From.String()] = true
 	r.msgs = append(r.msgs, *m)
-	return connectors.Accepted{MessageID: "m" + strconv.Itoa(len(r.msgs)), ConversationID: "c", CustomerID: "u", NewConversation: first}, nil
+	r.ids[k] = "m" + strconv.Itoa(len(r.msgs))
+	return connectors.Accepted{MessageID: r.ids[k], ConversationID: "c", CustomerID: "u", NewConversation: first}, nil
 }
 
 // busy is a recorder whose agents are all taken.
@@ -68,7 +73,8 @@ const (
 
 func testConnector(t *testing.T, ch connectors.Channel, in connectors.Ingester, edit ...func(*App)) *Connector {
 	t.Helper()
-	a := App{ID: "main", AppID: testAppID, AppSecret: "secret", Token: testToken, EncodingAESKey: a43, Greeting: "欢迎关注 · Welcome"}
+	a := App{ID: "main", AppID: testAppID, AppSecret: "secret", Token: testToken, EncodingAESKey: a43, Greeting: "欢迎关注 · Welcome",
+		AllowPlaintext: true}
 	for _, e := range edit {
 		e(&a)
 	}
@@ -361,6 +367,13 @@ func TestRefusals(t *testing.T) {
 		{"MsgId not a number", func(t *testing.T) *connectors.Request {
 			return request(t, plain, strings.Replace(text, "<MsgId>1</MsgId>", "<MsgId>1e3</MsgId>", 1), false)
 		}, 400},
+		{"stale timestamp", func(t *testing.T) *connectors.Request {
+			r := request(t, safe, text, false)
+			old := "1699999000" // 1,000 s before the test clock
+			r.Query.Set("timestamp", old)
+			r.Query.Set("signature", util.Signature(testToken, old, r.Query.Get("nonce")))
+			return r
+		}, 401},
 		{"bad encrypt_type", func(t *testing.T) *connectors.Request {
 			r := request(t, plain, text, false)
 			r.Query.Set("encrypt_type", "des")
@@ -389,6 +402,30 @@ func TestRefusals(t *testing.T) {
 				t.Errorf("%d messages ingested from a refused push", n)
 			}
 		})
+	}
+}
+
+// With an EncodingAESKey configured, a plaintext push (whose signature
+// does not cover the body) is refused unless allow_plaintext says so.
+func TestPlaintextRefusedWhenEncrypted(t *testing.T) {
+	body := xmlPush("text", "<Content>forged</Content><MsgId>1</MsgId>")
+	rec := &recorder{}
+	c := testConnector(t, connectors.WeChatOA, rec, func(a *App) { a.AllowPlaintext = false })
+	_, err := c.receive(context.Background(), request(t, plain, body, false))
+	var ce *connectors.Error
+	if !errors.As(err, &ce) || ce.Status != http.StatusUnauthorized {
+		t.Fatalf("plaintext push: %v, want 401", err)
+	}
+	if _, err := c.receive(context.Background(), request(t, safe, body, false)); err != nil {
+		t.Fatalf("the same push encrypted: %v", err)
+	}
+	if n := len(rec.all()); n != 1 {
+		t.Errorf("%d stored, want only the encrypted one", n)
+	}
+	// An app without a key is plaintext by nature.
+	c2 := testConnector(t, connectors.WeChatOA, &recorder{}, func(a *App) { a.EncodingAESKey, a.AllowPlaintext = "", false })
+	if _, err := c2.receive(context.Background(), request(t, plain, body, false)); err != nil {
+		t.Errorf("plaintext app: %v", err)
 	}
 }
 
@@ -479,3 +516,6 @@ func ExampleApp() {
 	fmt.Println(ReplyWindow)
 	// Output: 48h0m0s
 }
+
+// testClock is the clock of the tests' pushes (request signs 1700000000).
+func testClock() time.Time { return time.Unix(1700000000, 0) }

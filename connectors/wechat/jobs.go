@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -24,45 +25,52 @@ const (
 const profileEvery = 24 * time.Hour
 
 // queueAfterAck queues the slow work a push calls for: fetching its media
-// (WeChat keeps it three days) and the follower's profile. It is a single
-// XADD before the acknowledgement, so a replica that dies right after the
-// acknowledgement leaves the work to the others.
-func (c *Connector) queueAfterAck(ctx context.Context, a *App, n normalized, acc connectors.Accepted) {
+// (WeChat keeps it three days), the follower's profile, the link of a
+// unionid the push names. It is one XADD before the acknowledgement, also
+// for a retried push (its first delivery may have died before queueing;
+// every job is idempotent), and a failure refuses the acknowledgement, so
+// WeChat's retry queues it again.
+func (c *Connector) queueAfterAck(ctx context.Context, a *App, n normalized, acc connectors.Accepted) error {
 	var entries [][]any
-	if n.media != "" && !acc.Duplicate {
+	if n.media != "" {
 		entries = append(entries, []any{"kind", jobMedia, "app", a.ID, "media", n.media, "blob", n.blobID, "type", n.mediaType})
 	}
 	if u := n.msg.Fields["unionid"]; u != "" && acc.CustomerID != "" {
 		// The push itself names the person across apps.
 		entries = append(entries, []any{"kind", jobLink, "app", a.ID, "unionid", u, "customer", acc.CustomerID})
 	}
-	if c.ch == connectors.WeChatOA && *a.FetchProfile && !acc.Duplicate && acc.CustomerID != "" {
+	if c.ch == connectors.WeChatOA && *a.FetchProfile && acc.CustomerID != "" {
 		entries = append(entries, []any{"kind", jobProfile, "app", a.ID, "openid", n.msg.From.Value, "customer", acc.CustomerID})
 	}
 	if len(entries) == 0 || c.env.Redis == nil {
-		return
+		return nil
 	}
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
 	p := c.env.Redis.Pipeline()
 	for _, e := range entries {
-		p.XAdd(ctx, &redis.XAddArgs{Stream: c.jobStream(), MaxLen: 100000, Approx: true, Values: e})
+		p.XAdd(qctx, &redis.XAddArgs{Stream: c.jobStream(), MaxLen: 100000, Approx: true, Values: e})
 	}
-	if _, err := p.Exec(ctx); err != nil {
-		// The message is stored; its media is fetched when an agent opens it.
-		c.env.Log.Warn("wechat: cannot queue after-ack work", "app", a.ID, "err", err)
+	if _, err := p.Exec(qctx); err != nil {
+		return &connectors.Error{Status: http.StatusServiceUnavailable, Msg: "not queued, retry", Err: err}
 	}
+	return nil
 }
 
 // queueSay queues an automatic message to a customer, sent through the
-// customer-service API after the acknowledgement (once per message id).
-func (c *Connector) queueSay(ctx context.Context, a *App, openid, id, text string) {
+// customer-service API after the acknowledgement, once per message id.
+func (c *Connector) queueSay(ctx context.Context, a *App, openid, id, text string) error {
 	if c.env.Redis == nil {
-		return
+		return nil
 	}
-	err := c.env.Redis.XAdd(ctx, &redis.XAddArgs{Stream: c.jobStream(), MaxLen: 100000, Approx: true,
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	err := c.env.Redis.XAdd(qctx, &redis.XAddArgs{Stream: c.jobStream(), MaxLen: 100000, Approx: true,
 		Values: []any{"kind", jobSay, "app", a.ID, "openid", openid, "id", id, "text", text}}).Err()
 	if err != nil {
-		c.env.Log.Warn("wechat: cannot queue an automatic message", "app", a.ID, "err", err)
+		return &connectors.Error{Status: http.StatusServiceUnavailable, Msg: "not queued, retry", Err: err}
 	}
+	return nil
 }
 
 // handleJob does one queued piece of work. A failure worth retrying is
@@ -131,17 +139,25 @@ func (c *Connector) fetchProfile(ctx context.Context, a *App, openid, customer s
 	if fresh, err := c.env.Redis.SetNX(ctx, mark, "1", profileEvery).Result(); err != nil || !fresh {
 		return err
 	}
+	done := false
+	defer func() {
+		if !done { // let the retry look again
+			c.env.Redis.Del(context.WithoutCancel(ctx), mark)
+		}
+	}()
 	u, err := c.clients[a.ID].userInfo(ctx, openid)
 	if err != nil {
-		c.env.Redis.Del(context.WithoutCancel(ctx), mark)
 		return err
 	}
 	p := connectors.Profile{Name: u.Nickname, Avatar: u.HeadImgURL}
 	if u.UnionID != "" {
 		p.Also = append(p.Also, connectors.Identity{Type: "unionid", Value: u.UnionID})
 	}
-	if p.Name == "" && p.Avatar == "" && len(p.Also) == 0 {
-		return nil
+	if p.Name != "" || p.Avatar != "" || len(p.Also) > 0 {
+		if err := pr.UpdateProfile(ctx, customer, p); err != nil {
+			return err
+		}
 	}
-	return pr.UpdateProfile(ctx, customer, p)
+	done = true
+	return nil
 }

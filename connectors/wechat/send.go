@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"switchboard/connectors"
+	"switchboard/internal/blob"
 )
 
 // sentTTL is how long a sent part of an outbound message is remembered, so
@@ -63,22 +64,30 @@ func (c *Connector) Send(ctx context.Context, m *connectors.Outbound) (connector
 	return connectors.Receipt{}, nil
 }
 
-// once runs send unless part of message id went out before, and records it
-// when it does.
+// once runs send unless part of message id went out before. It first
+// takes a lease on the part (so two workers never send it at once), then
+// records it as sent; a failed send gives the lease back.
 func (c *Connector) once(ctx context.Context, a *App, id string, part int, send func() error) error {
+	if id == "" || c.env.Redis == nil {
+		return send()
+	}
 	key := c.env.Prefix + "{wx:" + a.AppID + "}:sent:" + id + ":" + strconv.Itoa(part)
-	if id != "" {
-		if n, err := c.env.Redis.Exists(ctx, key).Result(); err == nil && n > 0 {
+	ok, err := c.env.Redis.SetNX(ctx, key, "sending", time.Minute).Result()
+	if err != nil {
+		return connectors.Temporary("", fmt.Errorf("wechat: send lease: %w", err))
+	}
+	if !ok {
+		if v, _ := c.env.Redis.Get(ctx, key).Result(); v == "sent" {
 			return nil
 		}
+		return connectors.Temporary("", errors.New("wechat: this part is being sent by another worker"))
 	}
 	if err := send(); err != nil {
+		c.env.Redis.Del(context.WithoutCancel(ctx), key)
 		return err
 	}
-	if id != "" {
-		if err := c.env.Redis.Set(ctx, key, "1", sentTTL).Err(); err != nil {
-			c.env.Log.Warn("wechat: cannot record a sent part; a retry may send it again", "app", a.ID, "err", err)
-		}
+	if err := c.env.Redis.Set(ctx, key, "sent", sentTTL).Err(); err != nil {
+		c.env.Log.Warn("wechat: cannot record a sent part; a retry may send it again", "app", a.ID, "err", err)
 	}
 	return nil
 }
@@ -88,8 +97,11 @@ func (c *Connector) readBlob(ref string) ([]byte, error) {
 		return nil, connectors.Permanent("", errors.New("wechat: no blob store is configured"))
 	}
 	f, _, err := c.env.Blobs.Open(ref)
-	if err != nil {
+	if errors.Is(err, blob.ErrNotFound) {
 		return nil, connectors.Permanent("", fmt.Errorf("wechat: attachment: %w", err))
+	}
+	if err != nil {
+		return nil, connectors.Temporary("", fmt.Errorf("wechat: attachment: %w", err))
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, 10<<20+1))

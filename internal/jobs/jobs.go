@@ -46,7 +46,8 @@ func EnsureGroup(ctx context.Context, c redis.UniversalClient, stream, group str
 }
 
 // Run consumes the queue until ctx ends, then lets the workers finish the
-// entries they hold. Each entry gets a minute.
+// entries they hold. Each entry gets a minute. An entry is handed to one
+// worker at a time: a reclaim skips entries this process is still holding.
 func (q Queue) Run(ctx context.Context) error {
 	log := q.Log
 	if log == nil {
@@ -56,9 +57,25 @@ func (q Queue) Run(ctx context.Context) error {
 	if parallel <= 0 {
 		parallel = 8
 	}
-	if err := EnsureGroup(ctx, q.Redis, q.Stream, q.Group); err != nil {
-		return err
+	// Redis may be down at start: keep trying rather than stop the
+	// process's other background work with an error.
+	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
+		err := EnsureGroup(ctx, q.Redis, q.Stream, q.Group)
+		if err == nil {
+			break
+		}
+		log.Warn("jobs: create group", "queue", q.Group, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
 	}
+	// inFlight holds the entries handed to a worker and not finished: a
+	// reclaim (XAUTOCLAIM finds this consumer's own entries idle while they
+	// wait in a worker's buffer) must not hand them out a second time.
+	var flightMu sync.Mutex
+	inFlight := map[string]bool{}
 	var wg sync.WaitGroup
 	work := make([]chan redis.XMessage, parallel)
 	for i := range work {
@@ -75,11 +92,21 @@ func (q Queue) Run(ctx context.Context) error {
 					log.Warn("jobs: ack failed", "queue", q.Group, "id", m.ID, "err", err)
 				}
 				cancel()
+				flightMu.Lock()
+				delete(inFlight, m.ID)
+				flightMu.Unlock()
 			}
 		}(work[i])
 	}
 	next := 0
 	run := func(m redis.XMessage) {
+		flightMu.Lock()
+		if inFlight[m.ID] {
+			flightMu.Unlock()
+			return
+		}
+		inFlight[m.ID] = true
+		flightMu.Unlock()
 		i := next
 		if q.Key != nil {
 			h := fnv.New32a()

@@ -156,3 +156,42 @@ func TestGroupRecreatedAfterLoss(t *testing.T) {
 	})
 	waitFor(t, "an entry after the loss", func() bool { mu.Lock(); defer mu.Unlock(); return got >= 2 })
 }
+
+// A slow backlog: entries waiting in a worker's buffer past MinIdle are
+// found idle by the reclaim, but are not handed out a second time.
+func TestReclaimSkipsEntriesInHand(t *testing.T) {
+	c, prefix := redistest.Client(t)
+	ctx := context.Background()
+	stream := prefix + "{j}:jobs"
+	var mu sync.Mutex
+	runs := map[string]int{}
+	stop := run(t, Queue{Redis: c, Stream: stream, Group: "g", Consumer: "c1", MinIdle: 150 * time.Millisecond, Parallel: 1,
+		Handle: func(_ context.Context, m redis.XMessage) error {
+			time.Sleep(100 * time.Millisecond)
+			mu.Lock()
+			runs[m.ID]++
+			mu.Unlock()
+			return nil
+		}})
+	defer stop()
+	// Entries keep arriving, so the read loop turns (and reclaims) while
+	// the one worker is behind.
+	for i := 0; i < 12; i++ {
+		c.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: []any{"n", i}})
+		time.Sleep(40 * time.Millisecond)
+	}
+	waitFor(t, "twelve entries", func() bool {
+		p, _ := c.XPending(ctx, stream, "g").Result()
+		mu.Lock()
+		defer mu.Unlock()
+		return len(runs) == 12 && p.Count == 0
+	})
+	time.Sleep(300 * time.Millisecond) // a second run would have started by now
+	mu.Lock()
+	defer mu.Unlock()
+	for id, n := range runs {
+		if n != 1 {
+			t.Errorf("entry %s handled %d times", id, n)
+		}
+	}
+}
