@@ -75,12 +75,33 @@ func Open(dir string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("blob: %w", err)
 	}
 	s := &Store{dir: dir, maxTotal: o.MaxTotal, maxBlob: o.MaxBlob}
+	s.sweepTemp(time.Hour)
 	total, err := s.size()
 	if err != nil {
 		return nil, err
 	}
 	s.total = total
 	return s, nil
+}
+
+// sweepTemp removes temporary files older than age: what a Put that died
+// midway left behind (writes in progress are younger; with replicas
+// sharing the directory, one of theirs could be in progress, hence the
+// age).
+func (s *Store) sweepTemp(age time.Duration) {
+	es, err := os.ReadDir(s.dir)
+	if err != nil {
+		return
+	}
+	for _, e := range es {
+		n := e.Name()
+		if e.IsDir() || !(strings.HasPrefix(n, ".put-") || strings.HasPrefix(n, ".meta-")) {
+			continue
+		}
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > age {
+			os.Remove(filepath.Join(s.dir, n))
+		}
+	}
 }
 
 // MaxBlob is the largest blob Put accepts.

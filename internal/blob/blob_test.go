@@ -462,3 +462,30 @@ func TestCleanName(t *testing.T) {
 		}
 	}
 }
+
+// Temporary files a crashed Put left behind are removed when the store
+// opens, once they are old; a young one (a write in progress on another
+// replica) stays.
+func TestOpenSweepsOldTempFiles(t *testing.T) {
+	dir := t.TempDir()
+	old := filepath.Join(dir, ".put-123")
+	young := filepath.Join(dir, ".meta-456")
+	for _, p := range []string{old, young} {
+		if err := os.WriteFile(p, []byte("half"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	past := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(old, past, past); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Error("an old temporary file survived Open")
+	}
+	if _, err := os.Stat(young); err != nil {
+		t.Error("a young temporary file was removed")
+	}
+}
