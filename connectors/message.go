@@ -57,6 +57,11 @@ type Message struct {
 	Time time.Time
 	// Raw is the payload as received (after decryption), kept for audit.
 	Raw []byte
+	// Passive marks an event that is recorded but does not act as the
+	// customer writing: it neither reopens the channel's reply window
+	// (WeChat counts only messages: an unfollow or a menu link does not let
+	// agents write for another 48 hours) nor a resolved or pending ticket.
+	Passive bool
 }
 
 // Identity is a customer handle on one channel.

@@ -153,7 +153,7 @@ func (r *Router) appendInbound(ctx context.Context, m *connectors.Message, now t
 		[]string{r.k.conv(conv), r.k.convMessages(conv), r.k.convExternal(conv), r.k.convHistory(conv), r.k.convLive(conv)},
 		msg, m.ExternalID, ts, cust, string(m.Channel), m.Account, m.From.String(), tag, name,
 		preview(m.Text), string(m.Kind), m.Text, att, fields, string(m.Raw), m.ExternalID,
-		fanout.Encode("", "message.new", live))
+		fanout.Encode("", "message.new", live), passiveFlag(m.Passive))
 	var merging *redis.StringCmd
 	if newConv {
 		r.openConversation(ctx, m, now, cust, conv, b)
@@ -240,6 +240,13 @@ func (r *Router) announceInbound(ctx context.Context, m *connectors.Message, now
 		r.events.QueueToInbox(ctx, b, session.EventMessageNew, data)
 	}
 	return b
+}
+
+func passiveFlag(p bool) string {
+	if p {
+		return "1"
+	}
+	return "0"
 }
 
 func validInbound(m *connectors.Message) error {

@@ -143,6 +143,18 @@ func TestReplyWindow(t *testing.T) {
 		t.Fatalf("note after the window: %+v, %v", note, err)
 	}
 
+	// A passive event (an unfollow, a menu link) does not reopen it.
+	set(49 * time.Hour)
+	ev := wechatMsg("o-window-1", "oa1", "ev-1", "取消关注")
+	ev.Kind, ev.Passive = connectors.KindEvent, true
+	if _, err := r.Ingest(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	wantUntil(t0.Add(48 * time.Hour))
+	if _, err := r.Reply(ctx, sup, id, ReplyInput{Text: "after the event"}); !errors.Is(err, ErrWindowClosed) {
+		t.Fatalf("reply after a passive event: %v, want ErrWindowClosed", err)
+	}
+
 	// A new customer message opens the window again, and says so to agents.
 	set(50 * time.Hour)
 	if _, err := r.Ingest(ctx, wechatMsg("o-window-1", "oa1", "in-2", "还在吗")); err != nil {

@@ -275,6 +275,9 @@ func event(app *App, p push, m *connectors.Message, n *normalized) error {
 		return errors.New("the Event element is missing")
 	}
 	m.Kind = connectors.KindEvent
+	// Events open at most a minute-long window on WeChat's side (follow,
+	// scan, menu click) or none: only messages open the 48 hours.
+	m.Passive = true
 	m.Fields["event"] = p.Event
 	for _, ig := range app.IgnoreEvents {
 		if ig == p.Event {

@@ -7,6 +7,8 @@
 -- ARGV[9] customer name  ARGV[10] preview  ARGV[11] kind  ARGV[12] text
 -- ARGV[13] attachments JSON or ""  ARGV[14] fields JSON or ""  ARGV[15] raw or ""
 -- ARGV[16] external id  ARGV[17] live payload (id line left empty)
+-- ARGV[18] "1" when the message is passive: it reopens neither the reply
+-- window nor a resolved or pending ticket
 -- Returns {code, status, assignee, created, reopened, stream id, team, status before}
 --   code 1 appended, 0 already appended, -1 conversation closed (start a new one)
 local function state()
@@ -32,7 +34,9 @@ if st == 'closed' then
   return {-1, st, who, created, 0, '', team, st}
 end
 local before = st
-if st == 'resolved' then
+if ARGV[18] == '1' then
+  -- A passive event is recorded but neither reopens nor wakes the ticket.
+elseif st == 'resolved' then
   redis.call('HSET', KEYS[1], 'status', 'open', 'reopened_at', ARGV[3])
   redis.call('HINCRBY', KEYS[1], 'reopen_count', 1)
   redis.call('XADD', KEYS[4], '*', 'at', ARGV[3], 'actor', 'customer', 'field', 'status', 'from', 'resolved', 'to', 'open')
@@ -49,7 +53,11 @@ if ARGV[13] ~= '' then table.insert(entry, 'att'); table.insert(entry, ARGV[13])
 if ARGV[14] ~= '' then table.insert(entry, 'f'); table.insert(entry, ARGV[14]) end
 if ARGV[15] ~= '' then table.insert(entry, 'raw'); table.insert(entry, ARGV[15]) end
 local sid = redis.call('XADD', KEYS[2], '*', unpack(entry))
-redis.call('HSET', KEYS[1], 'last_message_at', ARGV[3], 'last_in_at', ARGV[3], 'preview', ARGV[10])
+if ARGV[18] == '1' then
+  redis.call('HSET', KEYS[1], 'last_message_at', ARGV[3], 'preview', ARGV[10])
+else
+  redis.call('HSET', KEYS[1], 'last_message_at', ARGV[3], 'last_in_at', ARGV[3], 'preview', ARGV[10])
+end
 redis.call('HINCRBY', KEYS[1], 'msg_count', 1)
 redis.call('PUBLISH', KEYS[5], ARGV[17])
 return {1, st, who, created, reopened, sid, team, before}
