@@ -2,7 +2,8 @@
 # scripts/test.sh: the full Switchboard test suite, run the way CI runs it.
 #
 #   1. Checks that the real peers the tests drive are installed (redis-server,
-#      chromium, swaks, CJK fonts for inbox screenshots). As root it installs
+#      chromium, swaks, CJK fonts for inbox screenshots, Dovecot for
+#      internal/imaptest). As root it installs
 #      whatever is missing from Debian's packages. Otherwise it warns loudly
 #      and carries on: locally those tests skip, and with CI=true they fail.
 #   2. Starts a throwaway redis-server on a free loopback port in a temporary
@@ -20,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 TEST_TIMEOUT="${TEST_TIMEOUT:-12m}"
-APT_PACKAGES=(redis-server chromium swaks fonts-noto-cjk)
+APT_PACKAGES=(redis-server chromium swaks fonts-noto-cjk dovecot-imapd)
 
 say() { printf '[test] %s\n' "$*"; }
 loud() {
@@ -40,6 +41,8 @@ missing_peers() {
 	command -v redis-cli >/dev/null 2>&1 || missing+=(redis-cli)
 	command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 	command -v swaks >/dev/null 2>&1 || missing+=(swaks)
+	# /usr/sbin is often not on a user's PATH; internal/imaptest looks there too.
+	{ command -v dovecot >/dev/null 2>&1 || [[ -x /usr/sbin/dovecot ]]; } || missing+=(dovecot)
 	if command -v dpkg-query >/dev/null 2>&1; then
 		dpkg-query -W -f='${Status}' fonts-noto-cjk 2>/dev/null | grep -q 'ok installed' ||
 			missing+=(fonts-noto-cjk)
@@ -51,7 +54,7 @@ ensure_peers() {
 	local missing
 	missing="$(missing_peers)"
 	if [[ -z "$missing" ]]; then
-		say "peers present: redis-server, chromium, swaks, fonts-noto-cjk"
+		say "peers present: redis-server, chromium, swaks, fonts-noto-cjk, dovecot"
 		return 0
 	fi
 	say "missing peers: $missing"
