@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
@@ -44,7 +46,8 @@ var uploadTypes = map[string][]string{
 // is read. It raises the body limit for uploads (a POST to uploadPath
 // with a bearer token) to what an image may need; every other request
 // keeps Options.BodyLimit, which fasthttp enforces while reading, with the
-// same 413 as ever. A path written differently from the route (another
+// same 413 as ever. The token is checked here already (one Redis read),
+// so without a valid one the larger limit is never granted. A path written differently from the route (another
 // case, a trailing slash) is matched as Fiber matches it; anything else
 // only falls back to the smaller limit.
 func (s *Server) requestConfig(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
@@ -60,6 +63,15 @@ func (s *Server) requestConfig(h *fasthttp.RequestHeader) fasthttp.RequestConfig
 		p = bytes.TrimRight(p, "/")
 	}
 	if !bytes.EqualFold(p, []byte(uploadPath)) {
+		return fasthttp.RequestConfig{}
+	}
+	// Only a valid token earns the larger limit: anyone can write
+	// "Bearer x", and fasthttp reads the whole body before the handler's
+	// own authentication runs.
+	tok := strings.TrimSpace(strings.TrimPrefix(string(h.Peek(fiber.HeaderAuthorization)), "Bearer "))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := s.Deps.Auth.Authenticate(ctx, tok); err != nil {
 		return fasthttp.RequestConfig{}
 	}
 	return fasthttp.RequestConfig{MaxRequestBodySize: max(s.opts.BodyLimit, s.maxUpload+multipartSlack)}
