@@ -236,7 +236,7 @@ func TestWeChatInInbox(t *testing.T) {
 		t.Fatalf("the picture never reached the WeChat API: %v", err)
 	}
 	ups := fake.Uploads()
-	if len(ups) != 1 || !bytes.Equal(ups[0].Data, shot) || ups[0].Filename != "截图.png" {
+	if len(ups) != 1 || !bytes.Equal(ups[0].Data, shot) || ups[0].Filename != "image.png" { // an ASCII name for WeChat
 		t.Fatalf("WeChat's media uploads %+v, want the chosen file", ups)
 	}
 	if sent[1].MsgType != "image" || sent[1].MediaID != ups[0].MediaID || sent[2].MsgType != "text" || sent[2].Content != caption {

@@ -244,7 +244,7 @@ func TestWeChatEndToEnd(t *testing.T) {
 	}
 	ups := fake.Uploads()
 	if len(ups) != 1 || !bytes.Equal(ups[0].Data, pic) || ups[0].Type != "image" || ups[0].AppID != wxAppID ||
-		ups[0].ContentType != "image/png" || ups[0].Filename != "发货单.png" {
+		ups[0].ContentType != "image/png" || ups[0].Filename != "image.png" { // WeChat takes no RFC 2231 names
 		t.Fatalf("WeChat's media uploads: %+v, want the %d bytes uploaded by the agent", ups, len(pic))
 	}
 	if sent[1].ToUser != wxOpenID || sent[1].MsgType != "image" || sent[1].MediaID != ups[0].MediaID {
