@@ -97,6 +97,17 @@ type Thread struct {
 	References []string
 	// Token is a ticket number found in a subject or address, e.g. "10042".
 	Token string
+	// Key keeps apart the conversations one customer has on one account at
+	// the same time: each e-mail thread is its own conversation. Empty for
+	// chat channels, where a customer has one conversation per account.
+	// At most 64 characters of [A-Za-z0-9_-] (a hash of a thread's root
+	// Message-ID, say).
+	Key string
+	// Conversation, when the channel matched the message to a thread it
+	// knows (an e-mail reply's In-Reply-To), is that thread's conversation:
+	// the message joins it, whoever of its participants sent it. If it is
+	// closed, the message opens a new conversation under Key.
+	Conversation string
 }
 
 // Outbound is a message leaving Switchboard through a channel: an agent's

@@ -22,7 +22,7 @@ func TestOrphanedConversationIsCompleted(t *testing.T) {
 	m := webchatMsg("orphan-visitor", "lost-1", "first, lost")
 	tag := identityTag(m.From)
 	if err := ingestIdentityLua.Run(ctx, r.rdb, []string{r.k.identityCustomer(tag),
-		r.k.identityOpen(tag, m.Channel, m.Account), r.k.identitySeen(tag, m.Channel, m.Account, m.ExternalID)},
+		r.k.identityOpen(tag, m.Channel, m.Account, ""), r.k.identitySeen(tag, m.Channel, m.Account, m.ExternalID)},
 		"CUSTO", "CONVO", "MSGO", 60, "1", "").Err(); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -42,13 +43,14 @@ func (r *Router) Ingest(ctx context.Context, m *connectors.Message) (connectors.
 		dedup = "1"
 	}
 	seenKey := r.k.identitySeen(tag, m.Channel, m.Account, ext)
-	openKey := r.k.identityOpen(tag, m.Channel, m.Account)
+	openKey := r.k.identityOpen(tag, m.Channel, m.Account, m.Thread.Key)
 	stale := ""
+	join := m.Thread.Conversation
 	for attempt := 0; attempt < 3; attempt++ {
 		// Round trip 1, on the identity's slot.
 		b := rdb.NewBatch(r.rdb)
 		cmd := b.Run(ctx, ingestIdentityLua, []string{r.k.identityCustomer(tag), openKey, seenKey},
-			newID(), newID(), newID(), int64(seenTTL/time.Second), dedup, stale)
+			newID(), newID(), newID(), int64(seenTTL/time.Second), dedup, stale, join)
 		if err := r.commit.Exec(ctx, b); err != nil {
 			return connectors.Accepted{}, fmt.Errorf("router: ingest identity: %w", err)
 		}
@@ -72,7 +74,7 @@ func (r *Router) Ingest(ctx context.Context, m *connectors.Message) (connectors.
 			return connectors.Accepted{}, err
 		}
 		if out.code == -1 { // closed under us: open a new conversation
-			stale = conv
+			stale, join = conv, ""
 			continue
 		}
 		// A repeat whose first attempt died between the two round trips
@@ -153,7 +155,7 @@ func (r *Router) appendInbound(ctx context.Context, m *connectors.Message, now t
 		[]string{r.k.conv(conv), r.k.convMessages(conv), r.k.convExternal(conv), r.k.convHistory(conv), r.k.convLive(conv)},
 		msg, m.ExternalID, ts, cust, string(m.Channel), m.Account, m.From.String(), tag, name,
 		preview(m.Text), string(m.Kind), m.Text, att, fields, string(m.Raw), m.ExternalID,
-		fanout.Encode("", "message.new", live), passiveFlag(m.Passive))
+		fanout.Encode("", "message.new", live), passiveFlag(m.Passive), m.Thread.Key)
 	var merging *redis.StringCmd
 	if newConv {
 		r.openConversation(ctx, m, now, cust, conv, b)
@@ -249,6 +251,8 @@ func passiveFlag(p bool) string {
 	return "0"
 }
 
+var threadKeyRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
 func validInbound(m *connectors.Message) error {
 	switch {
 	case m == nil:
@@ -265,6 +269,10 @@ func validInbound(m *connectors.Message) error {
 		return fmt.Errorf("%w: text is not UTF-8", ErrInvalid)
 	case strings.ContainsAny(m.Account, "|:{}") || strings.ContainsAny(m.ExternalID, "{}"):
 		return fmt.Errorf("%w: account or external id has reserved characters", ErrInvalid)
+	case m.Thread.Key != "" && !threadKeyRe.MatchString(m.Thread.Key):
+		return fmt.Errorf("%w: thread key must be at most 64 characters of A–Z a–z 0–9 _ -", ErrInvalid)
+	case m.Thread.Conversation != "" && !threadKeyRe.MatchString(m.Thread.Conversation):
+		return fmt.Errorf("%w: bad conversation id %q", ErrInvalid, m.Thread.Conversation)
 	}
 	if m.Kind == "" {
 		m.Kind = connectors.KindText

@@ -63,7 +63,7 @@ func TestIngestReplayAfterCrash(t *testing.T) {
 	tag := identityTag(m.From)
 	// Round trip 1 only.
 	_, err := ingestIdentityLua.Run(ctx, r.rdb, []string{r.k.identityCustomer(tag),
-		r.k.identityOpen(tag, m.Channel, m.Account), r.k.identitySeen(tag, m.Channel, m.Account, m.ExternalID)},
+		r.k.identityOpen(tag, m.Channel, m.Account, ""), r.k.identitySeen(tag, m.Channel, m.Account, m.ExternalID)},
 		"CUST1", "CONV1", "MSG1", 60, "1", "").Result()
 	if err != nil {
 		t.Fatal(err)

@@ -28,10 +28,15 @@ func identityTag(id connectors.Identity) string {
 // identityCustomer maps an identity to its customer id. No TTL.
 func (k keys) identityCustomer(tag string) string { return k.p + tag + ":cust" }
 
-// identityOpen maps an identity on one channel account to its current
-// conversation. No TTL; deleted when that conversation closes.
-func (k keys) identityOpen(tag string, ch connectors.Channel, account string) string {
-	return k.p + tag + ":open:" + string(ch) + ":" + account
+// identityOpen maps an identity on one channel account (and, for
+// channels with threads, one thread) to its current conversation. No TTL;
+// deleted when that conversation closes.
+func (k keys) identityOpen(tag string, ch connectors.Channel, account, thread string) string {
+	key := k.p + tag + ":open:" + string(ch) + ":" + account
+	if thread != "" {
+		key += ":t:" + thread
+	}
+	return key
 }
 
 // identitySeen is the deduplication record of one inbound message:

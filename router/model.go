@@ -47,6 +47,7 @@ type Conversation struct {
 	// identity is how the conversation reaches the customer.
 	identity connectors.Identity
 	itag     string
+	thread   string // the thread key the conversation was opened under
 	fields   map[string]string
 }
 
@@ -122,6 +123,7 @@ func conversationFrom(h map[string]string) Conversation {
 		LastMessageAt: msTime(h["last_message_at"]),
 		CreatedAt:     msTime(h["created_at"]),
 		itag:          h["itag"],
+		thread:        h["thread"],
 		fields:        h,
 	}
 	c.MessageCount, _ = strconv.Atoi(h["msg_count"])

@@ -495,7 +495,7 @@ func TestIngestDuringMerge(t *testing.T) {
 		tag := identityTag(msg.From)
 		// Round trip 1 before the merge.
 		res, err := ingestIdentityLua.Run(ctx, r.rdb, []string{r.k.identityCustomer(tag),
-			r.k.identityOpen(tag, msg.Channel, msg.Account), r.k.identitySeen(tag, msg.Channel, msg.Account, msg.ExternalID)},
+			r.k.identityOpen(tag, msg.Channel, msg.Account, ""), r.k.identitySeen(tag, msg.Channel, msg.Account, msg.ExternalID)},
 			newID(), "CONVRACE", "MSGRACE", 60, "1", "").Slice()
 		if err != nil || !strings.HasPrefix(res[1].(string), p.loser+"|") {
 			t.Fatalf("round trip 1 = %v, %v", res, err)

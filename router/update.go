@@ -167,7 +167,7 @@ func (r *Router) setStatus(ctx context.Context, actor session.Agent, id string, 
 			return err
 		}
 		if to == tickets.Closed && conv.itag != "" {
-			err := forgetIdentityLua.Run(ctx, r.rdb, []string{r.k.identityOpen(conv.itag, conv.Channel, conv.Account)}, id).Err()
+			err := forgetIdentityLua.Run(ctx, r.rdb, []string{r.k.identityOpen(conv.itag, conv.Channel, conv.Account, conv.thread)}, id).Err()
 			if err != nil && !errors.Is(err, redis.Nil) {
 				return fmt.Errorf("router: close: %w", err)
 			}

@@ -7,6 +7,7 @@
 -- ARGV[9] customer name  ARGV[10] preview  ARGV[11] kind  ARGV[12] text
 -- ARGV[13] attachments JSON or ""  ARGV[14] fields JSON or ""  ARGV[15] raw or ""
 -- ARGV[16] external id  ARGV[17] live payload (id line left empty)
+-- ARGV[19] the thread key ("" for none)
 -- ARGV[18] "1" when the message is passive: it reopens neither the reply
 -- window nor a resolved or pending ticket
 -- Returns {code, status, assignee, created, reopened, stream id, team, status before}
@@ -21,6 +22,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
     'channel', ARGV[5], 'account', ARGV[6], 'identity', ARGV[7], 'itag', ARGV[8],
     'name', ARGV[9], 'status', 'new', 'priority', 'normal', 'created_at', ARGV[3], 'msg_count', 0,
     'subject', ARGV[10])
+  if ARGV[19] and ARGV[19] ~= '' then redis.call('HSET', KEYS[1], 'thread', ARGV[19]) end
   redis.call('XADD', KEYS[4], '*', 'at', ARGV[3], 'actor', 'customer', 'field', 'created', 'to', 'new')
   created = 1
 end

@@ -4,6 +4,8 @@
 -- KEYS[3] dedup record of this message
 -- ARGV[1] new customer id   ARGV[2] new conversation id   ARGV[3] new message id
 -- ARGV[4] dedup TTL (s)     ARGV[5] "1" to deduplicate    ARGV[6] a closed conversation id to replace, or ""
+-- ARGV[7] the conversation the channel matched the message to, or "" (it
+--         is used as it is; the open key is neither read nor written)
 -- Returns {duplicate 0|1, "customer|conversation|message|newCustomer newConversation"}
 if ARGV[5] == '1' then
   local seen = redis.call('GET', KEYS[3])
@@ -19,13 +21,18 @@ if not cust then
   redis.call('SET', KEYS[1], cust)
   newCust = '1'
 end
-local conv = redis.call('GET', KEYS[2])
-if conv and ARGV[6] ~= '' and conv == ARGV[6] then conv = false end
-local newConv = '0'
-if not conv then
-  conv = ARGV[2]
-  redis.call('SET', KEYS[2], conv)
-  newConv = '1'
+local conv, newConv = false, '0'
+local join = ARGV[7] or ''
+if join ~= '' then
+  conv = join
+else
+  conv = redis.call('GET', KEYS[2])
+  if conv and ARGV[6] ~= '' and conv == ARGV[6] then conv = false end
+  if not conv then
+    conv = ARGV[2]
+    redis.call('SET', KEYS[2], conv)
+    newConv = '1'
+  end
 end
 local rec = cust .. '|' .. conv .. '|' .. ARGV[3] .. '|' .. newCust .. newConv
 if ARGV[5] == '1' then redis.call('SET', KEYS[3], rec, 'EX', ARGV[4]) end
