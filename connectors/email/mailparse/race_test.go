@@ -1,0 +1,5 @@
+//go:build race
+
+package mailparse
+
+func init() { slowdown = 10 }
