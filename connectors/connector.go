@@ -114,6 +114,15 @@ type Profile struct {
 	Also []Identity
 }
 
+// TicketLookup is implemented by the Ingester: a channel that finds a
+// ticket number in a message (an e-mail subject's [#10042]) asks which
+// conversation it is.
+type TicketLookup interface {
+	// ConversationByTicket returns the conversation of ticket number, or
+	// "" when there is none.
+	ConversationByTicket(ctx context.Context, number string) (string, error)
+}
+
 // Accepted tells a connector what became of an ingested message.
 type Accepted struct {
 	MessageID      string

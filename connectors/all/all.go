@@ -4,6 +4,7 @@ package all
 
 import (
 	"switchboard/connectors"
+	"switchboard/connectors/email"
 	"switchboard/connectors/webchat"
 	"switchboard/connectors/wechat"
 )
@@ -13,4 +14,5 @@ func Register(r *connectors.Registry) {
 	r.Register(connectors.WebChat, webchat.New)
 	r.Register(connectors.WeChatOA, wechat.NewOA)
 	r.Register(connectors.WeChatMP, wechat.NewMP)
+	r.Register(connectors.Email, email.New)
 }

@@ -1,0 +1,196 @@
+package email
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/emersion/go-smtp"
+	"github.com/redis/go-redis/v9"
+
+	"switchboard/connectors"
+	"switchboard/connectors/email/mailparse"
+	"switchboard/internal/blob"
+)
+
+// Bounds on what one mail puts in a message.
+const (
+	maxText    = 60 << 10 // the router takes 64 KiB of text
+	maxRaw     = 200 << 10
+	maxHTML    = 200 << 10
+	quarantine = 10000 // entries kept in a mailbox's quarantine stream
+)
+
+// take stores one inbound mail for box: parsed, classified, threaded and
+// ingested. A mail that cannot be parsed is quarantined with its reason
+// (and acknowledged: retrying would not help); automatic mail, lists and
+// bounces never open a conversation. The error is for the SMTP answer.
+func (c *Connector) take(ctx context.Context, box *Mailbox, raw []byte, envFrom, plusTag string) error {
+	m, err := mailparse.Parse(raw, mailparse.Limits{MaxBytes: int(box.MaxMessageBytes)})
+	if err != nil {
+		return c.quarantine(ctx, box, raw, err.Error())
+	}
+	if m.From.Addr == "" {
+		return c.quarantine(ctx, box, raw, "no From address")
+	}
+	if c.ours(m.From.Addr) {
+		// Our own mail coming back: a loop.
+		c.m.mails.WithLabelValues(box.ID, "auto_reply").Inc()
+		return nil
+	}
+	class := mailparse.Classify(m)
+	if envFrom == "" && class.Kind == mailparse.Human {
+		class = mailparse.Class{Kind: mailparse.Bounce, Reason: "null envelope sender"}
+	}
+	t, err := c.resolve(ctx, box, m, plusTag)
+	if err != nil {
+		return err
+	}
+	switch class.Kind {
+	case mailparse.AutoReply, mailparse.Bulk, mailparse.Bounce:
+		// Never a conversation of its own. Answering a known thread, it is
+		// kept there as a passive message (no reopening, no window).
+		if t.conv == "" || class.Kind == mailparse.Bounce {
+			c.m.mails.WithLabelValues(box.ID, string(class.Kind)).Inc()
+			c.env.Log.Info("email: automatic mail not filed", "mailbox", box.ID, "kind", class.Kind, "reason", class.Reason)
+			return nil
+		}
+	default:
+		if t.conv == "" {
+			if err := c.allow(ctx, box, m.From.Addr); err != nil {
+				return err
+			}
+		}
+	}
+	msg := c.message(ctx, box, m, raw, t)
+	msg.Passive = class.Kind != mailparse.Human
+	acc, err := c.env.In.Ingest(ctx, msg)
+	if err != nil {
+		return err
+	}
+	if err := c.remember(ctx, box, m, t.key, acc.ConversationID); err != nil {
+		return err
+	}
+	outcome := "stored"
+	if t.conv != "" {
+		outcome = "threaded"
+	}
+	c.m.mails.WithLabelValues(box.ID, outcome).Inc()
+	return nil
+}
+
+// message builds the conversation message of a mail.
+func (c *Connector) message(ctx context.Context, box *Mailbox, m *mailparse.Mail, raw []byte, t thread) *connectors.Message {
+	ext := "mid:" + hash(m.MessageID, 40)
+	if m.MessageID == "" {
+		ext = "raw:" + hash(string(raw), 40)
+	}
+	text := m.Reply
+	if text == "" {
+		text = m.Text
+	}
+	if text == "" {
+		text = "(" + m.Subject + ")"
+	}
+	text = cut(text, maxText)
+	fields := map[string]string{"subject": m.Subject}
+	if m.Text != text && m.Text != "" {
+		fields["full_text"] = cut(m.Text, maxText)
+	}
+	msg := &connectors.Message{Channel: connectors.Email, Account: box.ID, ExternalID: ext,
+		From: connectors.Identity{Type: "email", Value: m.From.Addr, Name: m.From.Name},
+		Kind: connectors.KindText, Text: text, Fields: fields, Time: m.Date,
+		Thread: connectors.Thread{MessageID: m.MessageID, InReplyTo: first(m.InReplyTo), References: m.References,
+			Token: subjectToken(m.Subject), Key: t.key, Conversation: t.conv}}
+	if len(raw) <= maxRaw {
+		msg.Raw = raw
+	}
+	if c.env.Blobs != nil {
+		byCID := map[string]string{}
+		for i, a := range m.Attachments {
+			if a.Omitted || len(a.Data) == 0 {
+				continue
+			}
+			id := blob.IDFor("email", box.ID, ext, strconv.Itoa(i))
+			if !c.env.Blobs.Exists(id) {
+				if _, err := c.env.Blobs.Put(ctx, id, bytes.NewReader(a.Data), a.Name, a.ContentType); err != nil {
+					c.env.Log.Warn("email: attachment not stored", "mailbox", box.ID, "err", err)
+					continue
+				}
+			}
+			if a.Inline && a.ContentID != "" {
+				byCID[a.ContentID] = "/api/v1/blobs/" + id
+			}
+			msg.Attachments = append(msg.Attachments, connectors.Attachment{Name: a.Name, ContentType: a.ContentType, Size: a.Size, Ref: id})
+		}
+		if m.HTML != "" {
+			fields["html"] = cut(m.HTMLWith(func(cid string) (string, bool) { u, ok := byCID[cid]; return u, ok }), maxHTML)
+		}
+	} else if m.HTML != "" {
+		fields["html"] = cut(m.HTML, maxHTML)
+	}
+	if len(msg.Attachments) > 0 && m.Text == "" {
+		msg.Kind = connectors.KindFile
+	}
+	return msg
+}
+
+// allow counts a sender's new conversations per hour; over the bound the
+// mail is deferred (450), so a looping or flooding sender is slowed down
+// without losing a message.
+func (c *Connector) allow(ctx context.Context, box *Mailbox, sender string) error {
+	key := c.env.Prefix + "{em:" + box.ID + "}:rate:" + hash(sender, 24) + ":" + strconv.FormatInt(c.env.Now().Unix()/3600, 10)
+	p := c.env.Redis.TxPipeline()
+	n := p.Incr(ctx, key)
+	p.Expire(ctx, key, 2*time.Hour)
+	if _, err := p.Exec(ctx); err != nil {
+		return fmt.Errorf("email: rate: %w", err)
+	}
+	if n.Val() > int64(box.PerSenderPerHour) {
+		c.m.mails.WithLabelValues(box.ID, "deferred").Inc()
+		return &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "Too many new conversations from this sender; try later"}
+	}
+	return nil
+}
+
+// quarantine keeps a mail that cannot be taken, with its reason, where an
+// operator can see it; the sender is told it was accepted, since a retry
+// would fail the same way.
+func (c *Connector) quarantine(ctx context.Context, box *Mailbox, raw []byte, reason string) error {
+	ref := ""
+	if c.env.Blobs != nil {
+		id := blob.IDFor("email-quarantine", box.ID, hash(string(raw), 40))
+		if _, err := c.env.Blobs.Put(ctx, id, bytes.NewReader(raw), "quarantined.eml", "message/rfc822"); err == nil {
+			ref = id
+		}
+	}
+	err := c.env.Redis.XAdd(ctx, &redis.XAddArgs{Stream: c.env.Prefix + "{em:" + box.ID + "}:quarantine", MaxLen: quarantine, Approx: true,
+		Values: []any{"reason", reason, "blob", ref, "bytes", len(raw), "at", c.env.Now().UnixMilli()}}).Err()
+	if err != nil {
+		return fmt.Errorf("email: quarantine: %w", err)
+	}
+	c.m.mails.WithLabelValues(box.ID, "quarantined").Inc()
+	c.env.Log.Warn("email: mail quarantined", "mailbox", box.ID, "reason", reason)
+	return nil
+}
+
+func first(xs []string) string {
+	if len(xs) == 0 {
+		return ""
+	}
+	return xs[0]
+}
+
+// cut shortens s to at most n bytes on a character boundary.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
