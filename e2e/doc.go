@@ -20,6 +20,9 @@
 //	                      on two replicas stored once, every kind in every
 //	                      mode, media into the blob store, replies (with
 //	                      an uploaded picture), errcodes
+//	email_test.go         mail handed to the SMTP listener with swaks: GBK
+//	                      decoded, a reply threaded, 550/552, an auto-reply
+//	                      filed nowhere
 //	browser_wechat_test.go a WeChat conversation in the inbox in Chromium:
 //	                      badges, reply window, media, hostile text, reply,
 //	                      a picture attached and sent
