@@ -161,7 +161,7 @@ func (r *Router) queueSend(ctx context.Context, conv Conversation, m Message) er
 	}
 	item, _ := json.Marshal(outItem{Conv: conv.ID, Msg: m.ID, Channel: conv.Channel, Account: conv.Account,
 		To: conv.identity, Kind: kind, Text: m.Text, Attach: m.Attachments, Author: m.Author, AuthorName: m.AuthorName,
-		At: ms(m.CreatedAt)})
+		At: ms(m.CreatedAt), Thread: connectors.Thread{Token: conv.TicketID}})
 	b := rdb.NewBatch(r.rdb)
 	b.Pipe().XAdd(ctx, &redis.XAddArgs{Stream: r.k.outbox(), MaxLen: 100000, Approx: true, Values: []any{"m", string(item)}})
 	if err := r.commit.Exec(ctx, b); err != nil {

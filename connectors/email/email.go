@@ -79,11 +79,6 @@ func New(env connectors.Env, decode func(v any) error) (connectors.Connector, er
 // Channel names the channel.
 func (c *Connector) Channel() connectors.Channel { return connectors.Email }
 
-// Send is not available yet: replies by e-mail come with the SMTP relay.
-func (c *Connector) Send(context.Context, *connectors.Outbound) (connectors.Receipt, error) {
-	return connectors.Receipt{}, connectors.Permanent("", errors.New("email: sending replies by e-mail is not available in this version yet"))
-}
-
 // Run serves the SMTP listeners until ctx ends, then lets the sessions in
 // progress finish (up to 30 s).
 func (c *Connector) Run(ctx context.Context) error {
