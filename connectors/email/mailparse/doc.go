@@ -11,8 +11,13 @@
 // up, and a mail over them is refused with a *Refused, whose Reason the
 // connector records when it quarantines the mail.
 //
-// Charsets come from golang.org/x/text: the GB family (gb2312, gbk, cp936,
-// gb18030) is decoded as GB18030, its superset; Big5, ISO-2022-JP and the
-// rest through the IANA and WHATWG indexes. HTML is read with the tokenizer
+// The MIME layer is github.com/emersion/go-message: its multipart reader
+// splits the parts and reads their headers, its entities undo the transfer
+// encodings, and its charset package (on golang.org/x/text) decodes the
+// charsets, with the GB family (gb2312, gbk, cp936, gb18030) registered as
+// GB18030, its superset. What go-message is strict about stays lenient here:
+// the mail's own header, RFC 2047 words, addresses, message ids, RFC 2231
+// parameters and broken base64 or quoted-printable. Parse walks the tree
+// itself, so the Limits hold at every level. HTML is read with the tokenizer
 // of golang.org/x/net/html.
 package mailparse

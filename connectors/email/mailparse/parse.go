@@ -3,9 +3,12 @@ package mailparse
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/emersion/go-message/textproto"
 )
 
 // Mail is an inbound e-mail, decoded. Every string in it is valid UTF-8.
@@ -115,7 +118,7 @@ func Parse(raw []byte, lim Limits) (*Mail, error) {
 	m.Header = h
 	w.fallback = fallback
 	m.fillHeaderFields()
-	if err := w.entity(h, body, 0, "text/plain", false); err != nil {
+	if err := w.entity(h, bytes.NewReader(body), 0, "text/plain", false); err != nil {
 		return nil, err
 	}
 	w.finish()
@@ -187,23 +190,62 @@ func (w *walker) warn(format string, args ...any) {
 	}
 }
 
-// readHeader parses a header block. Raw 8-bit values are decoded with the
+// readHeader parses the mail's own header block (or an enclosed mail's) with
+// the tolerant parser of header.go. Raw 8-bit values are decoded with the
 // block's own Content-Type charset when it names one, else with inherit.
 func (w *walker) readHeader(head []byte, inherit string) (Header, string) {
 	h := parseHeader(head, inherit)
 	if utf8.Valid(head) {
 		return h, inherit
 	}
-	_, p := parseParamField(h.Get("Content-Type"))
-	if cs := normalizeLabel(p["charset"]); cs != "" && !utf8Labels[cs] && !asciiLabels[cs] && lookupEncoding(cs) != nil {
+	if cs := ownCharset(h); cs != "" {
 		return parseHeader(head, cs), cs
 	}
 	return h, inherit
 }
 
-// entity handles one MIME entity whose header is h. depth counts the
-// multiparts it is in; defType is the type it has without a Content-Type.
-func (w *walker) entity(h Header, body []byte, depth int, defType string, inReport bool) error {
+// ownCharset is the charset a header block's Content-Type names, when it is
+// a known 8-bit one: raw 8-bit values in the block are most likely in it.
+func ownCharset(h Header) string {
+	_, p := parseParamField(h.Get("Content-Type"))
+	if cs := normalizeLabel(p["charset"]); cs != "" && !utf8Labels[cs] && !asciiLabels[cs] && knownCharset(cs) {
+		return cs
+	}
+	return ""
+}
+
+// partHeader turns the header go-message read for a part into a Header,
+// enforcing MaxHeaderBytes on its raw size and decoding raw 8-bit values
+// like readHeader.
+func (w *walker) partHeader(th textproto.Header) (Header, error) {
+	var h Header
+	size, eight := 0, false
+	for f := th.Fields(); f.Next(); {
+		raw, _ := f.Raw()
+		if size += len(raw); size > w.lim.MaxHeaderBytes {
+			return nil, refuse(ErrHeaderTooLarge, "a part's header is over the limit of %d bytes", w.lim.MaxHeaderBytes)
+		}
+		v := f.Value()
+		eight = eight || !utf8.ValidString(v)
+		h = append(h, Field{Key: validUTF8(f.Key()), Value: v})
+	}
+	if !eight {
+		return h, nil
+	}
+	cs := w.fallback
+	if own := ownCharset(h); own != "" {
+		cs = own
+	}
+	for i := range h {
+		h[i].Value = headerText([]byte(h[i].Value), cs)
+	}
+	return h, nil
+}
+
+// entity handles one MIME entity whose header is h and whose raw body (still
+// transfer-encoded) body reads. depth counts the multiparts it is in;
+// defType is the type it has without a Content-Type.
+func (w *walker) entity(h Header, body io.Reader, depth int, defType string, inReport bool) error {
 	w.parts++
 	if w.parts > w.lim.MaxParts {
 		return refuse(ErrTooManyParts, "more than %d MIME parts", w.lim.MaxParts)
@@ -215,8 +257,7 @@ func (w *walker) entity(h Header, body []byte, depth int, defType string, inRepo
 	disp, dp := parseParamField(h.Get("Content-Disposition"))
 	cte := h.Get("Content-Transfer-Encoding")
 
-	switch {
-	case strings.HasPrefix(ct, "multipart/"):
+	if strings.HasPrefix(ct, "multipart/") {
 		boundary := cp["boundary"]
 		if boundary == "" {
 			w.warn("%s without a boundary, read as text", ct)
@@ -230,18 +271,16 @@ func (w *walker) entity(h Header, body []byte, depth int, defType string, inRepo
 	return w.leaf(h, ct, cp, disp, dp, cte, body, inReport)
 }
 
-func (w *walker) multipart(ct string, cp params, boundary string, body []byte, depth int, inReport bool) error {
-	parts, closed, tooMany := splitMultipart(body, boundary, w.lim.MaxParts-w.parts)
-	if tooMany {
-		return refuse(ErrTooManyParts, "more than %d MIME parts", w.lim.MaxParts)
-	}
-	if len(parts) == 0 {
-		w.warn("%s with no parts, read as text", ct)
-		return w.leaf(nil, "text/plain", params{}, "", params{}, "", body, inReport)
-	}
-	if !closed {
-		w.warn("%s without a closing boundary", ct)
-	}
+// multipart walks the parts of a multipart body with go-message's multipart
+// reader, recursing into each part itself so that depth and part counts stay
+// bounded.
+func (w *walker) multipart(ct string, cp params, boundary string, body io.Reader, depth int, inReport bool) error {
+	// The start of the body is kept until a part is found: a multipart with
+	// no parts is read as text.
+	pre := &capture{max: w.lim.MaxBytes}
+	br := io.TeeReader(body, pre)
+	mr := textproto.NewMultipartReader(br, boundary)
+	var last *errReader // the last part read
 	childType := "text/plain"
 	if ct == "multipart/digest" {
 		childType = "message/rfc822"
@@ -254,14 +293,33 @@ func (w *walker) multipart(ct string, cp params, boundary string, body []byte, d
 	var firstTexts, lastHTMLs []string
 	haveTexts := false
 	t0, h0 := len(w.texts), len(w.htmls)
-	for _, p := range parts {
-		head, pbody, ok := splitHeader(p, w.lim.MaxHeaderBytes)
-		if !ok {
-			return refuse(ErrHeaderTooLarge, "a part's header is over the limit of %d bytes", w.lim.MaxHeaderBytes)
+	n := 0
+parts:
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			switch {
+			case n == 0:
+				_, _ = io.Copy(io.Discard, br)
+				w.warn("%s with no parts, read as text", ct)
+				return w.leaf(nil, "text/plain", params{}, "", params{}, "", bytes.NewReader(pre.buf), inReport)
+			case err == io.EOF:
+			case last != nil && last.err != nil:
+				w.warn("%s without a closing boundary", ct)
+			default:
+				w.warn("%s with a malformed part, the rest skipped", ct)
+			}
+			break parts
 		}
-		ph, _ := w.readHeader(head, w.fallback)
+		n++
+		pre.buf, pre.max = nil, 0
+		ph, err := w.partHeader(p.Header)
+		if err != nil {
+			return err
+		}
 		tb, hb := len(w.texts), len(w.htmls)
-		if err := w.entity(ph, pbody, depth, childType, inReport); err != nil {
+		last = &errReader{r: p}
+		if err := w.entity(ph, last, depth, childType, inReport); err != nil {
 			return err
 		}
 		if alt {
@@ -283,20 +341,57 @@ func (w *walker) multipart(ct string, cp params, boundary string, body []byte, d
 	return nil
 }
 
+// capture keeps what is written to it, up to max bytes.
+type capture struct {
+	buf []byte
+	max int
+}
+
+func (c *capture) Write(p []byte) (int, error) {
+	if n := min(len(p), c.max-len(c.buf)); n > 0 {
+		c.buf = append(c.buf, p[:n]...)
+	}
+	return len(p), nil
+}
+
+// errReader remembers that its reader ended early: go-message's part reader
+// reports io.ErrUnexpectedEOF for the last part when the closing boundary is
+// missing.
+type errReader struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF {
+		e.err = err
+	}
+	return n, err
+}
+
+// readPart reads a leaf's raw body. A part cut short (no closing boundary)
+// keeps what it has; the multipart around it warns.
+func readPart(r io.Reader) []byte {
+	b, _ := io.ReadAll(r)
+	return b
+}
+
 // leaf handles a part that is not multipart.
-func (w *walker) leaf(h Header, ct string, cp params, disp string, dp params, cte string, body []byte, inReport bool) error {
+func (w *walker) leaf(h Header, ct string, cp params, disp string, dp params, cte string, r io.Reader, inReport bool) error {
+	body := readPart(r)
 	switch ct {
 	case "message/delivery-status", "message/global-delivery-status":
-		w.m.report.dsn = append(w.m.report.dsn, parseDSN(decodeTransfer(cte, body), w.lim.MaxHeaderBytes)...)
+		w.m.report.dsn = append(w.m.report.dsn, parseDSN(decodeBody(cte, body), w.lim.MaxHeaderBytes)...)
 		return nil
 	case "message/disposition-notification", "message/global-disposition-notification":
 		w.m.report.mdn = true
 		return nil
 	case "text/rfc822-headers", "message/rfc822-headers", "message/global-headers":
-		w.embed(decodeTransfer(cte, body))
+		w.embed(decodeBody(cte, body))
 		return nil
 	case "message/rfc822", "message/global":
-		eh := w.embed(decodeTransfer(cte, body))
+		eh := w.embed(decodeBody(cte, body))
 		if inReport {
 			return nil
 		}
@@ -330,7 +425,7 @@ func (w *walker) embed(b []byte) Header {
 
 // body decodes a text/plain or text/html body part.
 func (w *walker) body(ct string, cp params, cte string, b []byte) {
-	b = decodeTransfer(cte, b)
+	b = decodeBody(cte, b)
 	// Cut early to bound the work, with room for the charset conversion;
 	// finish cuts the UTF-8 result to MaxBodyBytes.
 	if pre := w.lim.MaxBodyBytes; len(b)/4 > pre {
@@ -383,14 +478,12 @@ func (w *walker) attachment(h Header, ct string, cp, dp params, cte string, body
 			return nil
 		}
 	}
-	data := decodeTransfer(cte, body)
+	// decodeBody always returns a fresh slice: the raw mail is not kept alive.
+	data := decodeBody(cte, body)
 	a.Size = int64(len(data))
-	switch {
-	case len(data) > max:
+	if len(data) > max {
 		a.Omitted = true
-	case len(data) > 0 && len(body) > 0 && &data[0] == &body[0]:
-		a.Data = bytes.Clone(data) // not decoded: do not keep the raw mail alive
-	default:
+	} else {
 		a.Data = data
 	}
 	w.m.Attachments = append(w.m.Attachments, a)
@@ -433,72 +526,6 @@ func (w *walker) finish() {
 func (m *Mail) HTMLWith(src func(contentID string) (url string, ok bool)) string {
 	var cut bool
 	return sanitize(m.rawHTML, src, len(m.rawHTML)*6+1024, &cut)
-}
-
-// splitMultipart cuts a multipart body at its boundary. It returns the parts
-// (the preamble and epilogue dropped) and whether the closing delimiter was
-// seen; without one, the last part runs to the end. It stops with tooMany as
-// soon as there are more than max parts.
-func splitMultipart(body []byte, boundary string, max int) (parts [][]byte, closed, tooMany bool) {
-	delim := []byte("--" + boundary)
-	cur := -1 // start of the current part's content
-	pos := 0
-	for pos <= len(body) {
-		i := bytes.Index(body[pos:], delim)
-		if i < 0 {
-			break
-		}
-		i += pos
-		if i > 0 && body[i-1] != '\n' {
-			pos = i + 1 // not at the start of a line
-			continue
-		}
-		k := i + len(delim)
-		isClose := bytes.HasPrefix(body[k:], []byte("--"))
-		if isClose {
-			k += 2
-		} else {
-			for k < len(body) && (body[k] == ' ' || body[k] == '\t') {
-				k++
-			}
-			if k < len(body) && body[k] != '\r' && body[k] != '\n' {
-				pos = i + 1 // the boundary is a prefix of another line
-				continue
-			}
-		}
-		if cur >= 0 {
-			parts = append(parts, trimLineBreak(body[cur:i]))
-			if len(parts) > max {
-				return parts, false, true
-			}
-		}
-		if isClose {
-			return parts, true, false
-		}
-		// The part starts after the delimiter line.
-		if j := bytes.IndexByte(body[k:], '\n'); j >= 0 {
-			cur = k + j + 1
-		} else {
-			cur = len(body)
-		}
-		pos = cur
-	}
-	if cur >= 0 {
-		parts = append(parts, body[cur:])
-		if len(parts) > max {
-			return parts, false, true
-		}
-	}
-	return parts, false, false
-}
-
-// trimLineBreak drops the line break before a delimiter: it belongs to the
-// delimiter, not to the part.
-func trimLineBreak(b []byte) []byte {
-	if bytes.HasSuffix(b, []byte("\r\n")) {
-		return b[:len(b)-2]
-	}
-	return bytes.TrimSuffix(b, []byte("\n"))
 }
 
 // validMediaType reports whether s looks like "type/subtype".

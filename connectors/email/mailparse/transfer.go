@@ -1,6 +1,13 @@
 package mailparse
 
-import "strings"
+import (
+	"bytes"
+	"io"
+	"strings"
+
+	"github.com/emersion/go-message"
+	"github.com/emersion/go-message/textproto"
+)
 
 // b64 maps a base64 alphabet byte to its value, others to 0xFF.
 var b64 = func() [256]byte {
@@ -130,8 +137,29 @@ func decodeQP(b []byte) []byte {
 	return out
 }
 
-// decodeTransfer undoes a Content-Transfer-Encoding. Unknown encodings leave
-// the bytes as they are.
+// decodeBody undoes a Content-Transfer-Encoding with go-message (an
+// Entity's Body is decoded). go-message's decoders are the strict ones of the
+// standard library: when they fail (junk or missing padding in base64, a
+// control byte in quoted-printable), the lenient decoders here take over.
+// Unknown encodings leave the bytes as they are. The result never aliases b.
+func decodeBody(cte string, b []byte) []byte {
+	var th textproto.Header
+	if cte = strings.TrimSpace(cte); cte != "" {
+		th.Set("Content-Transfer-Encoding", cte)
+	}
+	e, err := message.New(message.Header{Header: th}, bytes.NewReader(b))
+	if err != nil { // an unknown encoding: e.Body reads the bytes as they are
+		return bytes.Clone(b)
+	}
+	out, err := io.ReadAll(e.Body)
+	if err != nil {
+		return bytes.Clone(decodeTransfer(cte, b))
+	}
+	return out
+}
+
+// decodeTransfer undoes a Content-Transfer-Encoding leniently. Unknown
+// encodings leave the bytes as they are.
 func decodeTransfer(cte string, b []byte) []byte {
 	switch strings.ToLower(strings.TrimSpace(cte)) {
 	case "base64":

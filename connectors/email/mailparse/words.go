@@ -1,12 +1,12 @@
 package mailparse
 
 import (
+	"bytes"
+	"io"
 	"strings"
 	"unicode/utf8"
 
-	"golang.org/x/text/encoding"
-	"golang.org/x/text/encoding/htmlindex"
-	"golang.org/x/text/encoding/ianaindex"
+	"github.com/emersion/go-message/charset"
 	"golang.org/x/text/encoding/simplifiedchinese"
 	"golang.org/x/text/encoding/traditionalchinese"
 )
@@ -168,21 +168,24 @@ func normalizeLabel(label string) string {
 	return label
 }
 
-// lookupEncoding finds the decoder for a charset label, or nil.
-func lookupEncoding(label string) encoding.Encoding {
-	switch {
-	case gbLabels[label]:
-		return simplifiedchinese.GB18030
-	case big5Labels[label]:
-		return traditionalchinese.Big5
+// go-message's charset package (which also sets message.CharsetReader)
+// finds charsets in the IANA, then the WHATWG index of golang.org/x/text. Its
+// table is extended here: the GB family is decoded as GB18030, the superset
+// (the WHATWG index reads gb2312 as GBK, which lacks GB18030's four-byte
+// characters), and every Big5 label as Big5.
+func init() {
+	for label := range gbLabels {
+		charset.RegisterEncoding(label, simplifiedchinese.GB18030)
 	}
-	if e, err := ianaindex.MIME.Encoding(label); err == nil && e != nil {
-		return e
+	for label := range big5Labels {
+		charset.RegisterEncoding(label, traditionalchinese.Big5)
 	}
-	if e, err := htmlindex.Get(label); err == nil && e != nil {
-		return e
-	}
-	return nil
+}
+
+// knownCharset reports whether a (normalized) charset label can be decoded.
+func knownCharset(label string) bool {
+	_, err := charset.Reader(label, strings.NewReader(""))
+	return err == nil
 }
 
 // decodeCharset turns bytes in the labelled charset into valid UTF-8. It
@@ -200,11 +203,11 @@ func decodeCharset(label string, b []byte) (string, bool) {
 		}
 		label = "gb18030"
 	}
-	enc := lookupEncoding(label)
-	if enc == nil {
+	r, err := charset.Reader(label, bytes.NewReader(b))
+	if err != nil {
 		return validUTF8(string(b)), false
 	}
-	out, err := enc.NewDecoder().Bytes(b)
+	out, err := io.ReadAll(r)
 	if err != nil {
 		return validUTF8(string(b)), false
 	}
