@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"net"
 	"net/mail"
+	"net/netip"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Mailbox is one support address from `channels.email`.
@@ -15,8 +17,8 @@ type Mailbox struct {
 	// Address is the support address customers write to.
 	Address string `yaml:"address"`
 	Name    string `yaml:"name"`
-	// IMAP polls a mailbox on a mail server. Not available yet: mail comes
-	// in through SMTPListen.
+	// IMAP fetches the mailbox's mail from a folder on a mail server (see
+	// imap.go). A mailbox needs IMAP or SMTPListen, or both.
 	IMAP *IMAP `yaml:"imap"`
 	// SMTPListen is where an MTA or MX hands mail for Address straight to
 	// Switchboard, e.g. ":2525". Mailboxes may share a listener.
@@ -35,13 +37,32 @@ type Mailbox struct {
 	local, domain string // of Address
 }
 
-// IMAP is a mailbox on a mail server.
+// IMAP is a folder on a mail server that the connector takes mail from.
 type IMAP struct {
-	Addr     string `yaml:"addr"`
-	TLS      bool   `yaml:"tls"`
-	User     string `yaml:"user"`
+	// Addr is the server's host:port, e.g. "imap.example.com:993".
+	Addr string `yaml:"addr"`
+	// TLS is implicit TLS (usually port 993), the default unless StartTLS
+	// or InsecurePlain is set.
+	TLS *bool `yaml:"tls"`
+	// StartTLS upgrades a plain connection (usually port 143) with STARTTLS.
+	StartTLS bool `yaml:"starttls"`
+	// InsecurePlain speaks IMAP without TLS: password and mail in clear
+	// text. It is refused unless Addr's host is a loopback address (a local
+	// Dovecot, a test).
+	InsecurePlain bool   `yaml:"insecure_plain"`
+	User          string `yaml:"user"`
+	// Password is never logged.
 	Password string `yaml:"password"`
-	Folder   string `yaml:"folder"`
+	// Folder is where the mail is taken from; default INBOX.
+	Folder string `yaml:"folder"`
+	// MoveTo, when set, is the folder mail is moved to once it is stored
+	// (created when missing); otherwise it stays in Folder, marked \Seen.
+	MoveTo string `yaml:"move_to"`
+	// Poll is how often the folder is checked when the server cannot IDLE;
+	// default 60s, at least 1s.
+	Poll time.Duration `yaml:"poll"`
+
+	security string // "tls", "starttls" or "plain", from the three above
 }
 
 // Relay is the SMTP server replies go out through.
@@ -73,10 +94,13 @@ func (m *Mailbox) check() []error {
 		m.local, m.domain, _ = strings.Cut(m.Address, "@")
 	}
 	if m.IMAP != nil {
-		bad("imap", "IMAP mailboxes are not supported by this version yet; hand mail to smtp_listen")
+		errs = append(errs, m.IMAP.check()...)
 	}
 	if m.SMTPListen == "" {
-		bad("smtp_listen", "is required (the address an MTA hands mail to, e.g. \":2525\")")
+		if m.IMAP == nil {
+			bad("smtp_listen", "or imap is required: smtp_listen is where an MTA hands mail over (e.g. \":2525\"), "+
+				"imap a mail server folder Switchboard fetches it from")
+		}
 	} else if _, _, err := net.SplitHostPort(m.SMTPListen); err != nil {
 		bad("smtp_listen", "%q is not host:port", m.SMTPListen)
 	}
@@ -108,6 +132,67 @@ func (m *Mailbox) check() []error {
 		m.Name = m.ID
 	}
 	return errs
+}
+
+// check validates an imap section and fills in defaults. Errors name the
+// key, below imap.
+func (im *IMAP) check() []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("imap.%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	host, port, err := net.SplitHostPort(im.Addr)
+	if err != nil || host == "" || port == "" {
+		bad("addr", "%q is not host:port (e.g. \"imap.example.com:993\")", im.Addr)
+	}
+	implicit := im.TLS == nil || *im.TLS
+	switch {
+	case im.StartTLS && im.InsecurePlain:
+		bad("starttls", "and insecure_plain exclude each other")
+	case im.TLS != nil && *im.TLS && (im.StartTLS || im.InsecurePlain):
+		bad("tls", "true (implicit TLS) excludes starttls and insecure_plain; set tls: false with them")
+	case im.StartTLS:
+		im.security = "starttls"
+	case im.InsecurePlain:
+		im.security = "plain"
+		if err == nil && !loopback(host) {
+			bad("insecure_plain", "is only allowed for a loopback host (localhost, 127.0.0.1, ::1), not %q: "+
+				"the password and the mail would cross the network in clear text; use tls or starttls", host)
+		}
+	case implicit:
+		im.security = "tls"
+	default:
+		bad("tls", "false needs starttls: true, or insecure_plain: true for a loopback host")
+	}
+	if im.User == "" {
+		bad("user", "is required")
+	}
+	if im.Password == "" {
+		bad("password", "is required")
+	}
+	if im.Folder == "" {
+		im.Folder = "INBOX"
+	}
+	// Folder names are case-sensitive, except INBOX.
+	if im.MoveTo == im.Folder || strings.EqualFold(im.MoveTo, "INBOX") && strings.EqualFold(im.Folder, "INBOX") {
+		bad("move_to", "%q is the folder mail is taken from", im.MoveTo)
+	}
+	switch {
+	case im.Poll == 0:
+		im.Poll = time.Minute
+	case im.Poll < time.Second:
+		bad("poll", "must be at least 1s, not %s", im.Poll)
+	}
+	return errs
+}
+
+// loopback reports whether host is localhost or a loopback IP address.
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // accepts reports whether rcpt (lower-cased) is this mailbox: its address,

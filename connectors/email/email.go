@@ -1,10 +1,11 @@
 // Package email takes customers' mail for the configured support
 // mailboxes (`channels.email`) from an SMTP listener that an MTA or MX
-// hands it to, parses it (package mailparse), keeps automatic mail, lists
-// and bounces from ever opening a ticket, threads replies into their
-// conversation by Message-ID, ticket token or +tag — only for the thread's
-// participants — and acknowledges the SMTP transaction only once Redis holds
-// the message.
+// hands it to, or from a folder on an IMAP server (imap.go), parses it
+// (package mailparse), keeps automatic mail, lists and bounces from ever
+// opening a ticket, threads replies into their conversation by Message-ID,
+// ticket token or +tag — only for the thread's participants — and
+// acknowledges the SMTP transaction, or marks the IMAP mail done, only
+// once Redis holds the message.
 package email
 
 import (
@@ -34,6 +35,8 @@ type Connector struct {
 	// listening is closed once every listener is bound (tests wait on it).
 	listening chan struct{}
 	addrs     map[string]string // configured smtp_listen -> bound address
+
+	tune imapTuning // IMAP pollers' timings
 }
 
 var (
@@ -53,7 +56,8 @@ func New(env connectors.Env, decode func(v any) error) (connectors.Connector, er
 	if env.Now == nil {
 		env.Now = time.Now
 	}
-	c := &Connector{env: env, m: newMetrics(env.Metrics), listening: make(chan struct{}), addrs: map[string]string{}}
+	c := &Connector{env: env, m: newMetrics(env.Metrics), listening: make(chan struct{}), addrs: map[string]string{},
+		tune: defaultIMAPTuning()}
 	var errs []error
 	seen := map[string]bool{}
 	for i := range boxes {
@@ -79,14 +83,25 @@ func New(env connectors.Env, decode func(v any) error) (connectors.Connector, er
 // Channel names the channel.
 func (c *Connector) Channel() connectors.Channel { return connectors.Email }
 
-// Run serves the SMTP listeners until ctx ends, then lets the sessions in
-// progress finish (up to 30 s).
+// Run serves the SMTP listeners and runs a poller for each IMAP mailbox
+// (imap.go) until ctx ends, then lets the SMTP sessions in progress finish
+// (up to 30 s).
 func (c *Connector) Run(ctx context.Context) error {
 	byAddr := map[string][]*Mailbox{}
 	for _, b := range c.boxes {
-		byAddr[b.SMTPListen] = append(byAddr[b.SMTPListen], b)
+		if b.SMTPListen != "" {
+			byAddr[b.SMTPListen] = append(byAddr[b.SMTPListen], b)
+		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
+	for _, b := range c.boxes {
+		if b.IMAP != nil {
+			g.Go(func() error {
+				c.pollIMAP(gctx, b)
+				return nil
+			})
+		}
+	}
 	for addr, boxes := range byAddr {
 		l, err := net.Listen("tcp", addr)
 		if err != nil {
@@ -123,21 +138,38 @@ func (c *Connector) Run(ctx context.Context) error {
 // metrics are the connector's Prometheus series.
 type metrics struct {
 	mails *prometheus.CounterVec
+	// imapFetched counts mail taken from IMAP folders (stored, or
+	// quarantined, or not filed as automatic mail), imapErrors the IMAP
+	// connections that failed (connect, login, a command, a mail not
+	// stored), by mailbox.
+	imapFetched, imapErrors *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
-	m := &metrics{mails: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_email_inbound_total",
-		Help: "Inbound mail by mailbox and outcome (stored, threaded, auto_reply, bulk, bounce, quarantined, refused, deferred)."},
-		[]string{"mailbox", "outcome"})}
-	if reg != nil {
-		if err := reg.Register(m.mails); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if errors.As(err, &are) {
-				if prev, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
-					m.mails = prev
-				}
+	return &metrics{
+		mails: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_email_inbound_total",
+			Help: "Inbound mail by mailbox and outcome (stored, threaded, auto_reply, bulk, bounce, quarantined, refused, deferred)."},
+			[]string{"mailbox", "outcome"})),
+		imapFetched: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_email_imap_fetched_total",
+			Help: "Mail taken from a mailbox's IMAP folder, by mailbox."}, []string{"mailbox"})),
+		imapErrors: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_email_imap_errors_total",
+			Help: "IMAP connections of a mailbox that failed and were retried, by mailbox."}, []string{"mailbox"})),
+	}
+}
+
+// register registers v with reg, or returns the series registered before
+// under its name (a second connector in the same process, tests).
+func register(reg prometheus.Registerer, v *prometheus.CounterVec) *prometheus.CounterVec {
+	if reg == nil {
+		return v
+	}
+	if err := reg.Register(v); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if prev, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
+				return prev
 			}
 		}
 	}
-	return m
+	return v
 }

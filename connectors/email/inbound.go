@@ -3,8 +3,10 @@ package email
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -24,11 +26,68 @@ const (
 	quarantine = 10000 // entries kept in a mailbox's quarantine stream
 )
 
+// envelope is what is known of how a mail reached us: its SMTP reverse
+// path (MAIL FROM), when there was an SMTP transaction to tell it.
+type envelope struct {
+	// from is the reverse path, lower-cased; with known set, "" is the
+	// null reverse path <> of a bounce.
+	from string
+	// known is false for mail fetched from a mailbox (IMAP): no envelope
+	// came with it, so take falls back on its Return-Path field, and
+	// without one nothing is assumed about the sender.
+	known bool
+	// deferrable is true while an SMTP client waits for the answer and can
+	// be told to try again later (450). Mail fetched from a mailbox cannot
+	// be put back, and holding it would hold every later mail too.
+	deferrable bool
+}
+
+// smtpEnvelope is the envelope of mail handed over by SMTP.
+func smtpEnvelope(from string) envelope { return envelope{from: from, known: true, deferrable: true} }
+
+// fetched is the envelope of mail fetched from a mailbox (IMAP).
+var fetched = envelope{}
+
+// nullSender reports whether the mail came with the null reverse path <>:
+// said by the SMTP envelope, or for fetched mail by "Return-Path: <>", which
+// the delivering server writes from its envelope. Mail without either is
+// not taken for a bounce.
+func (e envelope) nullSender(m *mailparse.Mail) bool {
+	if e.known {
+		return e.from == ""
+	}
+	return m.NullReturnPath
+}
+
+// deliveredTag finds the +tag of a fetched mail (which came without its
+// envelope recipient): in the Delivered-To or X-Original-To fields the
+// delivering server wrote from its envelope, else in To or Cc. Threading
+// by the tag still needs the sender to be one of the thread's participants.
+func deliveredTag(box *Mailbox, m *mailparse.Mail) string {
+	var addrs []string
+	for _, key := range []string{"Delivered-To", "X-Original-To"} {
+		for _, v := range m.Header.Values(key) {
+			addrs = append(addrs, strings.Trim(strings.TrimSpace(v), "<>"))
+		}
+	}
+	for _, a := range append(append([]mailparse.Address(nil), m.To...), m.Cc...) {
+		addrs = append(addrs, a.Addr)
+	}
+	for _, a := range addrs {
+		if tag, ok := box.accepts(strings.ToLower(a)); ok && tag != "" {
+			return tag
+		}
+	}
+	return ""
+}
+
 // take stores one inbound mail for box: parsed, classified, threaded and
 // ingested. A mail that cannot be parsed is quarantined with its reason
 // (and acknowledged: retrying would not help); automatic mail, lists and
-// bounces never open a conversation. The error is for the SMTP answer.
-func (c *Connector) take(ctx context.Context, box *Mailbox, raw []byte, envFrom, plusTag string) error {
+// bounces never open a conversation. It returns nil only once Redis holds
+// the mail (or its quarantine entry, or it was deliberately not filed);
+// an *smtp.SMTPError is for the SMTP answer.
+func (c *Connector) take(ctx context.Context, box *Mailbox, raw []byte, env envelope, plusTag string) error {
 	m, err := mailparse.Parse(raw, mailparse.Limits{MaxBytes: int(box.MaxMessageBytes)})
 	if err != nil {
 		return c.quarantine(ctx, box, raw, err.Error())
@@ -41,8 +100,11 @@ func (c *Connector) take(ctx context.Context, box *Mailbox, raw []byte, envFrom,
 		c.m.mails.WithLabelValues(box.ID, "auto_reply").Inc()
 		return nil
 	}
+	if plusTag == "" && !env.known && box.PlusAddress {
+		plusTag = deliveredTag(box, m)
+	}
 	class := mailparse.Classify(m)
-	if envFrom == "" && class.Kind == mailparse.Human {
+	if env.nullSender(m) && class.Kind == mailparse.Human {
 		class = mailparse.Class{Kind: mailparse.Bounce, Reason: "null envelope sender"}
 	}
 	t, err := c.resolve(ctx, box, m, plusTag)
@@ -60,7 +122,18 @@ func (c *Connector) take(ctx context.Context, box *Mailbox, raw []byte, envFrom,
 		}
 	default:
 		if t.conv == "" {
-			if err := c.allow(ctx, box, m.From.Addr); err != nil {
+			err := c.allow(ctx, box, m.From.Addr)
+			switch {
+			case errors.Is(err, errOverLimit) && !env.deferrable:
+				// Fetched mail cannot be deferred, and retrying it would
+				// hold up every later mail of the mailbox for up to an
+				// hour: it is kept for an operator instead.
+				return c.quarantine(ctx, box, raw, fmt.Sprintf("more than per_sender_per_hour (%d) new conversations from one sender",
+					box.PerSenderPerHour))
+			case errors.Is(err, errOverLimit):
+				c.m.mails.WithLabelValues(box.ID, "deferred").Inc()
+				return err
+			case err != nil:
 				return err
 			}
 		}
@@ -157,11 +230,14 @@ func (c *Connector) allow(ctx context.Context, box *Mailbox, sender string) erro
 		return fmt.Errorf("email: rate: %w", err)
 	}
 	if n.Val() > int64(box.PerSenderPerHour) {
-		c.m.mails.WithLabelValues(box.ID, "deferred").Inc()
-		return &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "Too many new conversations from this sender; try later"}
+		return errOverLimit
 	}
 	return nil
 }
+
+// errOverLimit defers a sender's mail over per_sender_per_hour (450).
+var errOverLimit = &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 7, 1},
+	Message: "Too many new conversations from this sender; try later"}
 
 // quarantine keeps a mail that cannot be taken, with its reason, where an
 // operator can see it; the sender is told it was accepted, since a retry

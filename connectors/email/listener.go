@@ -104,7 +104,7 @@ func (s *session) Data(r io.Reader) error {
 			continue
 		}
 		done[rc.box.ID] = true
-		if err := s.c.take(ctx, rc.box, raw, s.from, rc.tag); err != nil {
+		if err := s.c.take(ctx, rc.box, raw, smtpEnvelope(s.from), rc.tag); err != nil {
 			var se *smtp.SMTPError
 			if errors.As(err, &se) {
 				return se
