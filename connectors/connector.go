@@ -123,6 +123,16 @@ type TicketLookup interface {
 	ConversationByTicket(ctx context.Context, number string) (string, error)
 }
 
+// DeliveryReporter is implemented by the Ingester: a channel that learns
+// after the fact that a sent message did not arrive (an e-mail bounce)
+// reports it, and the inbox shows the message failed.
+type DeliveryReporter interface {
+	// ReportFailure marks message messageID of conversationID failed with
+	// the channel's code and a reason safe to show to agents. A message
+	// that was never sent, or is unknown, is left alone.
+	ReportFailure(ctx context.Context, conversationID, messageID, code, reason string) error
+}
+
 // Accepted tells a connector what became of an ingested message.
 type Accepted struct {
 	MessageID      string

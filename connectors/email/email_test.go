@@ -26,6 +26,17 @@ type inbox struct {
 	open    map[string]string               // sender|key -> conversation
 	tickets map[string]string               // ticket number -> conversation
 	seen    map[string]string               // dedup -> conversation
+	failed  map[string]string               // conversation/message -> reason
+}
+
+func (in *inbox) ReportFailure(_ context.Context, conv, msg, code, reason string) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.failed == nil {
+		in.failed = map[string]string{}
+	}
+	in.failed[conv+"/"+msg] = code + " " + reason
+	return nil
 }
 
 func newInbox() *inbox {

@@ -115,6 +115,11 @@ func (c *Connector) take(ctx context.Context, box *Mailbox, raw []byte, env enve
 	case mailparse.AutoReply, mailparse.Bulk, mailparse.Bounce:
 		// Never a conversation of its own. Answering a known thread, it is
 		// kept there as a passive message (no reopening, no window).
+		if class.Kind == mailparse.Bounce {
+			if err := c.bounced(ctx, box, class.Bounce); err != nil {
+				return err
+			}
+		}
 		if t.conv == "" || class.Kind == mailparse.Bounce {
 			c.m.mails.WithLabelValues(box.ID, string(class.Kind)).Inc()
 			c.env.Log.Info("email: automatic mail not filed", "mailbox", box.ID, "kind", class.Kind, "reason", class.Reason)
@@ -159,6 +164,39 @@ func (c *Connector) take(ctx context.Context, box *Mailbox, raw []byte, env enve
 		outcome = "threaded"
 	}
 	c.m.mails.WithLabelValues(box.ID, outcome).Inc()
+	return nil
+}
+
+// bounced marks the replies a bounce reports as failed, with its status
+// and diagnostic. Only mail Switchboard sent is known (its Message-ID is
+// ticket-N.MSGID@domain and in the thread index); a delay warning (4.x.x)
+// changes nothing.
+func (c *Connector) bounced(ctx context.Context, box *Mailbox, b *mailparse.BounceReport) error {
+	dr, ok := c.env.In.(connectors.DeliveryReporter)
+	if !ok || b == nil || strings.HasPrefix(b.Status, "4") || strings.EqualFold(b.Action, "delayed") {
+		return nil
+	}
+	for _, id := range b.OriginalMessageIDs {
+		left, domain, found := strings.Cut(id, "@")
+		_, msgID, dot := strings.Cut(left, ".")
+		if !found || !dot || !strings.HasPrefix(left, "ticket-") || !strings.EqualFold(domain, box.domain) {
+			continue
+		}
+		conv, err := c.env.Redis.Get(ctx, c.midKey(box, id)).Result()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("email: bounce: %w", err)
+		}
+		reason := "退信 · the mail bounced"
+		if d := strings.TrimSpace(b.Status + " " + b.Diagnostic); d != "" {
+			reason += ": " + cut(d, 300)
+		}
+		if err := dr.ReportFailure(ctx, conv, msgID, b.Status, reason); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

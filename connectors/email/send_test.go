@@ -127,6 +127,27 @@ func TestReplyByMail(t *testing.T) {
 		t.Errorf("%d conversations after the answer to our reply", n)
 	}
 
+	// The customer's server bounces it: the reply shows failed.
+	dsn := "From: MAILER-DAEMON@mx.example.cn (Mail Delivery System)\r\nTo: support@example.com\r\n" +
+		"Subject: Undelivered Mail Returned to Sender\r\nAuto-Submitted: auto-replied\r\nMessage-ID: <dsn1@mx.example.cn>\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n" +
+		"--B\r\nContent-Type: text/plain\r\n\r\nThe mail could not be delivered.\r\n" +
+		"--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.cn\r\n\r\n" +
+		"Final-Recipient: rfc822; wangrong@example.cn\r\nAction: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 User unknown\r\n" +
+		"--B\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <" + m.MessageID + ">\r\nSubject: x\r\n--B--\r\n"
+	if err := deliver(t, addr, "", []string{"support@example.com"}, dsn); err != nil {
+		t.Fatal(err)
+	}
+	in.mu.Lock()
+	reason := in.failed[conv+"/01MSG"]
+	in.mu.Unlock()
+	if !strings.HasPrefix(reason, "5.1.1 ") || !strings.Contains(reason, "User unknown") {
+		t.Errorf("the bounce reported %q for the reply", reason)
+	}
+	if n := in.count(); n != 1 {
+		t.Errorf("%d conversations after the bounce", n)
+	}
+
 	for _, tc := range []struct {
 		fail      *smtp.SMTPError
 		temporary bool
