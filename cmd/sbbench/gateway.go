@@ -32,6 +32,8 @@ type gateway struct {
 	mu      sync.Mutex
 	e2e     []time.Duration
 	sockets []*websocket.Conn
+	smtp    string // the e-mail listener's address
+	roots   []string
 }
 
 func startGateway(ctx context.Context, o options) (*gateway, error) {
@@ -49,9 +51,14 @@ func startGateway(ctx context.Context, o options) (*gateway, error) {
 	b.WriteString("teams: [{id: support, name: Support}]\nagents:\n")
 	for i := 0; i < o.agents; i++ {
 		fmt.Fprintf(&b, "  - {id: a%03d, email: a%03d@bench.local, password: '%s', teams: [support], capacity: %d}\n",
-			i, i, hash, o.visitors/o.agents*2+1)
+			i, i, hash, o.visitors/o.agents*3+1)
 	}
-	b.WriteString("channels:\n  webchat: [{id: bench, allowed_origins: [\"*\"]}]\n" + wechatConfig)
+	smtpPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	smtpAddr := fmt.Sprintf("127.0.0.1:%d", smtpPort)
+	b.WriteString("channels:\n  webchat: [{id: bench, allowed_origins: [\"*\"]}]\n" + wechatConfig + emailConfig(smtpAddr))
 	fmt.Fprintf(&b, "blobs: {dir: %q}\n", filepath.Join(dir, "blobs"))
 	cfg := filepath.Join(dir, "bench.yaml")
 	if err := os.WriteFile(cfg, []byte(b.String()), 0o600); err != nil {
@@ -63,7 +70,7 @@ func startGateway(ctx context.Context, o options) (*gateway, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start gateway: %w", err)
 	}
-	g := &gateway{cmd: cmd, base: fmt.Sprintf("http://127.0.0.1:%d", port), o: o,
+	g := &gateway{cmd: cmd, base: fmt.Sprintf("http://127.0.0.1:%d", port), o: o, smtp: smtpAddr,
 		http: &fasthttp.Client{MaxConnsPerHost: o.senders * 2, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}}
 	for deadline := time.Now().Add(20 * time.Second); ; {
 		if st, _, err := g.http.Get(nil, g.base+"/readyz"); err == nil && st == 200 {

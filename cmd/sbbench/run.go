@@ -35,7 +35,10 @@ func run(ctx context.Context, o options) (string, error) {
 	if err := g.openWeChat(ctx, c); err != nil {
 		return "", err
 	}
-	var ceilings, gateways, wechats []result
+	if err := g.openMail(ctx, c); err != nil {
+		return "", err
+	}
+	var ceilings, gateways, wechats, emails []result
 	for i := 0; i < o.pairs; i++ {
 		r, err := ceiling(ctx, c, o)
 		if err != nil {
@@ -55,15 +58,21 @@ func run(ctx context.Context, o options) (string, error) {
 		}
 		wechats = append(wechats, r)
 		logf("wechat   %d: %8.0f msgs/s acknowledged (%d errors)", i+1, r.rate(), r.errors)
+		r, err = g.measureEmail(ctx, c)
+		if err != nil {
+			return "", err
+		}
+		emails = append(emails, r)
+		logf("email    %d: %8.0f mails/s acknowledged (%d errors)", i+1, r.rate(), r.errors)
 	}
-	return report(o, ceilings, gateways, wechats), nil
+	return report(o, ceilings, gateways, wechats, emails), nil
 }
 
 func logf(format string, args ...any) {
 	fmt.Fprintf(stderr, time.Now().Format("15:04:05 ")+format+"\n", args...)
 }
 
-func report(o options, ceilings, gateways, wechats []result) string {
+func report(o options, ceilings, gateways, wechats, emails []result) string {
 	var b strings.Builder
 	rates := func(rs []result) []float64 {
 		out := make([]float64, len(rs))
@@ -80,7 +89,7 @@ func report(o options, ceilings, gateways, wechats []result) string {
 		m, lo, hi := median(xs)
 		fmt.Fprintf(&b, "| %s | "+f+" | "+f+" – "+f+" |\n", name, m, lo, hi)
 	}
-	fmt.Fprintf(&b, "Run on %s, %d CPUs, Go %s; %d rounds (ceiling, web-chat gateway, WeChat gateway interleaved), %s measured per run after %s warm-up; "+
+	fmt.Fprintf(&b, "Run on %s, %d CPUs, Go %s; %d rounds (ceiling, web chat, WeChat, e-mail interleaved), %s measured per run after %s warm-up; "+
 		"%d concurrent senders, %d customers, %d agents with sockets. Redis without persistence (scratch).\n\n",
 		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.Version(), o.pairs, o.duration, o.warmup, o.senders, o.visitors, o.agents)
 	b.WriteString("| measure | median | range |\n|---|---|---|\n")
@@ -114,8 +123,17 @@ func report(o options, ceilings, gateways, wechats []result) string {
 	line("WeChat: ack p50 ms", per(wechats, func(r result) float64 { return msf(pct(r.ack, .5)) }), "%.2f")
 	line("WeChat: ack p99 ms", per(wechats, func(r result) float64 { return msf(pct(r.ack, .99)) }), "%.2f")
 	line("WeChat: Redis round trips per message", per(wechats, func(r result) float64 { return r.perMsg(r.reads) }), "%.2f")
+	line("e-mail (SMTP listener, threaded replies): mails/s acknowledged (250)", per(emails, acked), "%.0f")
+	emRatio := make([]float64, len(emails))
+	for i := range emails {
+		emRatio[i] = acked(emails[i]) / acked(gateways[i])
+	}
+	line("e-mail / web chat, acknowledged msgs/s", emRatio, "%.2f")
+	line("e-mail: 250 p50 ms", per(emails, func(r result) float64 { return msf(pct(r.ack, .5)) }), "%.2f")
+	line("e-mail: 250 p99 ms", per(emails, func(r result) float64 { return msf(pct(r.ack, .99)) }), "%.2f")
+	line("e-mail: Redis round trips per mail", per(emails, func(r result) float64 { return r.perMsg(r.reads) }), "%.2f")
 	errs := 0
-	for _, r := range append(gateways, wechats...) {
+	for _, r := range append(append(gateways, wechats...), emails...) {
 		errs += r.errors
 	}
 	fmt.Fprintf(&b, "\nGateway send errors during measured windows: %d.\n", errs)

@@ -149,15 +149,13 @@ func (c *Connector) take(ctx context.Context, box *Mailbox, raw []byte, env enve
 	if err != nil {
 		return err
 	}
-	if err := c.remember(ctx, box, m, t.key, acc.ConversationID); err != nil {
-		return err
-	}
+	var st *threadState
 	if m.MessageID != "" && class.Kind == mailparse.Human {
 		// Replies answer the customer's latest mail.
-		if err := c.rememberState(ctx, box, acc.ConversationID, threadState{Subject: m.Subject, MessageID: m.MessageID,
-			References: m.References}); err != nil {
-			return fmt.Errorf("email: thread state: %w", err)
-		}
+		st = &threadState{Subject: m.Subject, MessageID: m.MessageID, References: m.References}
+	}
+	if err := c.remember(ctx, box, m, t.key, acc.ConversationID, st); err != nil {
+		return err
 	}
 	outcome := "stored"
 	if t.conv != "" {

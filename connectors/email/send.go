@@ -35,11 +35,17 @@ func (c *Connector) stateKey(box *Mailbox, conv string) string {
 
 // rememberState keeps the thread's latest mail, for replies.
 func (c *Connector) rememberState(ctx context.Context, box *Mailbox, conv string, st threadState) error {
-	if len(st.References) > 20 { // the root and the latest are what clients use
-		st.References = append(st.References[:1], st.References[len(st.References)-19:]...)
+	return c.env.Redis.Set(ctx, c.stateKey(box, conv), st.encode(), indexTTL).Err()
+}
+
+// encode is the state as stored: at most 20 references (the root and the
+// latest are what mail clients use).
+func (st threadState) encode() []byte {
+	if len(st.References) > 20 {
+		st.References = append(st.References[:1:1], st.References[len(st.References)-19:]...)
 	}
 	b, _ := json.Marshal(st)
-	return c.env.Redis.Set(ctx, c.stateKey(box, conv), b, indexTTL).Err()
+	return b
 }
 
 func (c *Connector) loadState(ctx context.Context, box *Mailbox, conv string) (threadState, error) {

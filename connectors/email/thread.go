@@ -52,16 +52,15 @@ func (c *Connector) resolve(ctx context.Context, box *Mailbox, m *mailparse.Mail
 		if conv == "" {
 			return thread{}, false, nil
 		}
-		member, err := c.env.Redis.SIsMember(ctx, c.partsKey(box, conv), sender).Result()
-		if err != nil || !member {
-			return thread{}, false, err
+		p := c.env.Redis.Pipeline() // one round trip for both
+		member := p.SIsMember(ctx, c.partsKey(box, conv), sender)
+		keyCmd := p.Get(ctx, c.threadKeyOf(box, conv))
+		if _, err := p.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return thread{}, false, fmt.Errorf("email: thread index: %w", err)
 		}
-		key, err := c.env.Redis.Get(ctx, c.threadKeyOf(box, conv)).Result()
-		if errors.Is(err, redis.Nil) {
+		key := keyCmd.Val()
+		if !member.Val() || key == "" {
 			return thread{}, false, nil
-		}
-		if err != nil {
-			return thread{}, false, err
 		}
 		return thread{key: key, conv: conv, how: how}, true, nil
 	}
@@ -116,8 +115,11 @@ func subjectToken(s string) string {
 // remember records, once the mail is stored in conversation conv, its
 // Message-ID for threading, the thread's key, and its participants (the
 // sender and everyone else it was addressed to, not this mailbox).
-func (c *Connector) remember(ctx context.Context, box *Mailbox, m *mailparse.Mail, key, conv string) error {
+func (c *Connector) remember(ctx context.Context, box *Mailbox, m *mailparse.Mail, key, conv string, st *threadState) error {
 	p := c.env.Redis.Pipeline()
+	if st != nil {
+		p.Set(ctx, c.stateKey(box, conv), st.encode(), indexTTL)
+	}
 	if m.MessageID != "" {
 		p.Set(ctx, c.midKey(box, m.MessageID), conv, indexTTL)
 	}
