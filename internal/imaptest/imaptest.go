@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"switchboard/internal/peer"
 )
 
 // MailUID and MailGID own the mail when the tests run as root: Dovecot
@@ -99,32 +101,12 @@ func findBinaries() (binaries, string) {
 	return lookedUp, lookupErr
 }
 
-// requirePeer skips t, or under CI=true fails it, when a peer is missing.
-// It follows redistest.Require, including the SWITCHBOARD_SKIP_LOG note.
-func requirePeer(t testing.TB, ok bool, what string) {
-	t.Helper()
-	if ok {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is required in CI but missing", what)
-	}
-	if path := os.Getenv("SWITCHBOARD_SKIP_LOG"); path != "" {
-		// go test shows skips only with -v: scripts/test.sh prints this file.
-		if f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
-			fmt.Fprintf(f, "%s: %s is missing\n", t.Name(), what)
-			f.Close()
-		}
-	}
-	t.Skipf("SKIPPED: %s is missing; install it (see .ci/run) to run this test", what)
-}
-
 // Require skips t (or under CI=true fails it) unless Dovecot 2.3 with
 // dovecot-lda and doveadm is installed. Start calls it.
 func Require(t testing.TB) {
 	t.Helper()
 	_, missing := findBinaries()
-	requirePeer(t, missing == "", missing)
+	peer.Require(t, missing == "", missing)
 }
 
 // Swaks returns the path of the swaks SMTP client, skipping t (or under
@@ -132,7 +114,7 @@ func Require(t testing.TB) {
 func Swaks(t testing.TB) string {
 	t.Helper()
 	p, err := exec.LookPath("swaks")
-	requirePeer(t, err == nil, "swaks (Debian package swaks)")
+	peer.Require(t, err == nil, "swaks (Debian package swaks)")
 	return p
 }
 

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"switchboard/internal/peer"
 )
 
 // EnvURL names the environment variable with a shared test server's URL.
@@ -24,20 +26,7 @@ const EnvURL = "SWITCHBOARD_TEST_REDIS_URL"
 // Require skips (or under CI, fails) t when a peer is missing.
 func Require(t testing.TB, ok bool, what string) {
 	t.Helper()
-	if ok {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is required in CI but missing", what)
-	}
-	if path := os.Getenv("SWITCHBOARD_SKIP_LOG"); path != "" {
-		// go test shows skips only with -v: scripts/test.sh prints this file.
-		if f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
-			fmt.Fprintf(f, "%s: %s is missing\n", t.Name(), what)
-			f.Close()
-		}
-	}
-	t.Skipf("SKIPPED: %s is missing; install it (see .ci/run) to run this test", what)
+	peer.Require(t, ok, what)
 }
 
 // Prefix returns a key prefix unique to this test, ending in ':'.
