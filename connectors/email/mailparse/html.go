@@ -66,7 +66,7 @@ func sanitize(s string, src func(string) (string, bool), max int, cut *bool) str
 	var out strings.Builder
 	z := html.NewTokenizer(strings.NewReader(s))
 	var open []string // allowed elements written and not yet closed
-	skip, skipDepth := "", 0
+	var skip skipper
 	for {
 		if out.Len() > max {
 			*cut = true
@@ -78,22 +78,13 @@ func sanitize(s string, src func(string) (string, bool), max int, cut *bool) str
 		}
 		switch tt {
 		case html.TextToken:
-			if skip == "" {
+			if !skip.active() {
 				out.WriteString(html.EscapeString(string(z.Text())))
 			}
 		case html.StartTagToken, html.SelfClosingTagToken:
 			name, _ := z.TagName()
 			tag := string(name)
-			if skip != "" {
-				if tag == skip && tt == html.StartTagToken {
-					skipDepth++
-				}
-				continue
-			}
-			if droppedWithContent[tag] {
-				if tt == html.StartTagToken || rawTextTags[tag] {
-					skip, skipDepth = tag, 1
-				}
+			if skip.start(tag, tt) {
 				continue
 			}
 			if !allowedTags[tag] || len(open) >= maxHTMLDepth {
@@ -110,13 +101,7 @@ func sanitize(s string, src func(string) (string, bool), max int, cut *bool) str
 		case html.EndTagToken:
 			name, _ := z.TagName()
 			tag := string(name)
-			if skip != "" {
-				if tag == skip {
-					skipDepth--
-					if skipDepth == 0 {
-						skip = ""
-					}
-				}
+			if skip.end(tag) {
 				continue
 			}
 			for i := len(open) - 1; i >= 0; i-- {
@@ -373,7 +358,8 @@ func isHTMLSpace(r rune) bool {
 func htmlToText(s string) string {
 	z := html.NewTokenizer(strings.NewReader(s))
 	t := &textWriter{}
-	skip, skipDepth, pre := "", 0, 0
+	var skip skipper
+	pre := 0
 	var href string
 	var linkText strings.Builder
 	for {
@@ -383,7 +369,7 @@ func htmlToText(s string) string {
 		}
 		switch tt {
 		case html.TextToken:
-			if skip != "" {
+			if skip.active() {
 				continue
 			}
 			txt := string(z.Text())
@@ -398,16 +384,7 @@ func htmlToText(s string) string {
 		case html.StartTagToken, html.SelfClosingTagToken:
 			name, _ := z.TagName()
 			tag := string(name)
-			if skip != "" {
-				if tag == skip && tt == html.StartTagToken {
-					skipDepth++
-				}
-				continue
-			}
-			if droppedWithContent[tag] {
-				if tt == html.StartTagToken || rawTextTags[tag] {
-					skip, skipDepth = tag, 1
-				}
+			if skip.start(tag, tt) {
 				continue
 			}
 			switch tag {
@@ -436,13 +413,7 @@ func htmlToText(s string) string {
 		case html.EndTagToken:
 			name, _ := z.TagName()
 			tag := string(name)
-			if skip != "" {
-				if tag == skip {
-					skipDepth--
-					if skipDepth == 0 {
-						skip = ""
-					}
-				}
+			if skip.end(tag) {
 				continue
 			}
 			switch tag {
@@ -483,4 +454,46 @@ func anchorHref(z *html.Tokenizer) string {
 			return ""
 		}
 	}
+}
+
+// skipper drops an element that goes with its content (script, style,
+// …) and everything inside it, counting nested start tags of the same
+// name, for the sanitizer and the text rendering alike.
+type skipper struct {
+	tag   string
+	depth int
+}
+
+func (s *skipper) active() bool { return s.tag != "" }
+
+// start reports whether a start (or self-closing) tag is dropped, and
+// begins dropping at an element that goes with its content.
+func (s *skipper) start(tag string, tt html.TokenType) bool {
+	if s.tag != "" {
+		if tag == s.tag && tt == html.StartTagToken {
+			s.depth++
+		}
+		return true
+	}
+	if droppedWithContent[tag] {
+		if tt == html.StartTagToken || rawTextTags[tag] {
+			s.tag, s.depth = tag, 1
+		}
+		return true
+	}
+	return false
+}
+
+// end reports whether an end tag is dropped, ending the drop at the end
+// of the element that began it.
+func (s *skipper) end(tag string) bool {
+	if s.tag == "" {
+		return false
+	}
+	if tag == s.tag {
+		if s.depth--; s.depth == 0 {
+			s.tag = ""
+		}
+	}
+	return true
 }
