@@ -38,6 +38,7 @@ func main() {
 	flag.IntVar(&o.senders, "senders", 64, "concurrent senders")
 	flag.IntVar(&o.visitors, "visitors", 1000, "distinct customers (conversations)")
 	flag.IntVar(&o.agents, "agents", 100, "agents holding a socket")
+	flag.StringVar(&o.cases, "cases", "webchat,wechat,email", "gateway cases to run after each ceiling, comma-separated")
 	flag.Parse()
 	if o.redis == "" {
 		fmt.Fprintln(os.Stderr, "sbbench: -redis is required")
@@ -56,6 +57,7 @@ type options struct {
 	gateway, redis   string
 	pairs, senders   int
 	visitors, agents int
+	cases            string
 	duration, warmup time.Duration
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,26 +47,37 @@ func run(ctx context.Context, o options) (string, error) {
 		}
 		ceilings = append(ceilings, r)
 		logf("ceiling  %d: %8.0f msgs/s", i+1, r.rate())
-		r, err = g.measure(ctx, c)
-		if err != nil {
-			return "", err
+		if o.runs("webchat") {
+			r, err = g.measure(ctx, c)
+			if err != nil {
+				return "", err
+			}
+			gateways = append(gateways, r)
+			logf("gateway  %d: %8.0f msgs/s delivered (%d acked, %d errors)", i+1, r.rate(), r.msgs, r.errors)
 		}
-		gateways = append(gateways, r)
-		logf("gateway  %d: %8.0f msgs/s delivered (%d acked, %d errors)", i+1, r.rate(), r.msgs, r.errors)
-		r, err = g.measureWeChat(ctx, c)
-		if err != nil {
-			return "", err
+		if o.runs("wechat") {
+			r, err = g.measureWeChat(ctx, c)
+			if err != nil {
+				return "", err
+			}
+			wechats = append(wechats, r)
+			logf("wechat   %d: %8.0f msgs/s acknowledged (%d errors)", i+1, r.rate(), r.errors)
 		}
-		wechats = append(wechats, r)
-		logf("wechat   %d: %8.0f msgs/s acknowledged (%d errors)", i+1, r.rate(), r.errors)
-		r, err = g.measureEmail(ctx, c)
-		if err != nil {
-			return "", err
+		if o.runs("email") {
+			r, err = g.measureEmail(ctx, c)
+			if err != nil {
+				return "", err
+			}
+			emails = append(emails, r)
+			logf("email    %d: %8.0f mails/s acknowledged (%d errors)", i+1, r.rate(), r.errors)
 		}
-		emails = append(emails, r)
-		logf("email    %d: %8.0f mails/s acknowledged (%d errors)", i+1, r.rate(), r.errors)
 	}
 	return report(o, ceilings, gateways, wechats, emails), nil
+}
+
+// runs reports whether the named gateway case is to be measured.
+func (o options) runs(name string) bool {
+	return slices.Contains(strings.Split(o.cases, ","), name)
 }
 
 func logf(format string, args ...any) {
@@ -81,11 +93,23 @@ func report(o options, ceilings, gateways, wechats, emails []result) string {
 		}
 		return out
 	}
-	ratios := make([]float64, len(gateways))
-	for i := range gateways {
-		ratios[i] = gateways[i].rate() / ceilings[i].rate()
+	// ratio divides a case's figure by the same round's figure of another
+	// run; nothing when either was not run.
+	ratio := func(xs, of []result, f func(result) float64) []float64 {
+		if len(xs) != len(of) {
+			return nil
+		}
+		out := make([]float64, len(xs))
+		for i := range xs {
+			out[i] = f(xs[i]) / f(of[i])
+		}
+		return out
 	}
+	ratios := ratio(gateways, ceilings, result.rate)
 	line := func(name string, xs []float64, f string) {
+		if len(xs) == 0 { // the case was not run (-cases)
+			return
+		}
 		m, lo, hi := median(xs)
 		fmt.Fprintf(&b, "| %s | "+f+" | "+f+" – "+f+" |\n", name, m, lo, hi)
 	}
@@ -115,19 +139,13 @@ func report(o options, ceilings, gateways, wechats, emails []result) string {
 	acked := func(r result) float64 { return float64(r.msgs) / r.elapsed.Seconds() }
 	line("web chat: msgs/s acknowledged (HTTP 202)", per(gateways, acked), "%.0f")
 	line("WeChat safe mode: msgs/s acknowledged (\"success\")", per(wechats, acked), "%.0f")
-	wxRatio := make([]float64, len(wechats))
-	for i := range wechats {
-		wxRatio[i] = acked(wechats[i]) / acked(gateways[i])
-	}
+	wxRatio := ratio(wechats, gateways, acked)
 	line("WeChat / web chat, acknowledged msgs/s", wxRatio, "%.2f")
 	line("WeChat: ack p50 ms", per(wechats, func(r result) float64 { return msf(pct(r.ack, .5)) }), "%.2f")
 	line("WeChat: ack p99 ms", per(wechats, func(r result) float64 { return msf(pct(r.ack, .99)) }), "%.2f")
 	line("WeChat: Redis round trips per message", per(wechats, func(r result) float64 { return r.perMsg(r.reads) }), "%.2f")
 	line("e-mail (SMTP listener, threaded replies): mails/s acknowledged (250)", per(emails, acked), "%.0f")
-	emRatio := make([]float64, len(emails))
-	for i := range emails {
-		emRatio[i] = acked(emails[i]) / acked(gateways[i])
-	}
+	emRatio := ratio(emails, gateways, acked)
 	line("e-mail / web chat, acknowledged msgs/s", emRatio, "%.2f")
 	line("e-mail: 250 p50 ms", per(emails, func(r result) float64 { return msf(pct(r.ack, .5)) }), "%.2f")
 	line("e-mail: 250 p99 ms", per(emails, func(r result) float64 { return msf(pct(r.ack, .99)) }), "%.2f")
