@@ -38,9 +38,10 @@ type Config struct {
 	Timezone string `yaml:"timezone"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
-	// BodyLimit caps request bodies, in bytes, except agents' image
-	// uploads (POST /api/v1/blobs), which may carry up to
-	// min(blobs.max_blob_bytes, 10 MiB).
+	// BodyLimit caps request bodies, in bytes, except agents' uploads
+	// (POST /api/v1/blobs), which may carry an image of up to
+	// min(blobs.max_blob_bytes, 10 MiB) or a document of up to
+	// min(blobs.max_blob_bytes, 15 MiB).
 	BodyLimit    int                  `yaml:"body_limit"`
 	Teams        []session.Team       `yaml:"teams"`
 	Agents       []session.Agent      `yaml:"agents"`

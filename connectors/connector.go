@@ -165,7 +165,10 @@ type Env struct {
 	Log  *slog.Logger
 	// PublicURL is the gateway's external base URL, without a trailing slash.
 	PublicURL string
-	Now       func() time.Time
+	// Region is the ISO country code (the top-level default_region) for
+	// phone numbers written without a country code.
+	Region string
+	Now    func() time.Time
 	// Blobs keeps files that come with messages; nil when none is set up.
 	Blobs *blob.Store
 	// Metrics registers the connector's Prometheus series; nil in tests
@@ -191,6 +194,16 @@ type Windowed interface {
 type Attacher interface {
 	// CanAttach reports whether account can carry images with a reply.
 	CanAttach(account string) bool
+}
+
+// DocumentAttacher is implemented by channels whose replies carry files
+// of any kind the upload route accepts (e-mail: PDFs, Office documents,
+// archives), not only images. A reply with a document is refused on every
+// other channel, before anything is stored.
+type DocumentAttacher interface {
+	// CanAttachDocuments reports whether account can carry documents with
+	// a reply.
+	CanAttachDocuments(account string) bool
 }
 
 // Factory builds a connector from its `channels.<kind>` config section.

@@ -127,6 +127,12 @@ type Outbound struct {
 	// Author is the display name of the agent who wrote it, if any.
 	Author string
 	Time   time.Time
+	// Automatic marks a message no person wrote: a survey, an
+	// acknowledgement, an automatic answer. Channels that can say so tell
+	// the customer's side (e-mail: Auto-Submitted: auto-replied), so that
+	// auto-responders do not answer it and start a loop. An agent's reply
+	// is never automatic.
+	Automatic bool
 }
 
 // Receipt is a channel's acknowledgement of an Outbound.

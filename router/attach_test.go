@@ -24,6 +24,19 @@ func (*attachingChannel) CanAttach(account string) bool { return account == "oa1
 
 var _ connectors.Attacher = (*attachingChannel)(nil)
 
+// mailChannel is an e-mail-like connector: its replies carry any file.
+type mailChannel struct{ fakeChannel }
+
+func (*mailChannel) Channel() connectors.Channel    { return connectors.Email }
+func (*mailChannel) CanAttach(string) bool          { return true }
+func (*mailChannel) CanAttachDocuments(string) bool { return true }
+
+var _ connectors.DocumentAttacher = (*mailChannel)(nil)
+
+func document(n int) connectors.Attachment {
+	return connectors.Attachment{Name: fmt.Sprintf("报价单 %d.pdf", n), ContentType: "application/pdf", Size: int64(5000 + n), Ref: blob.NewID()}
+}
+
 func picture(n int) connectors.Attachment {
 	return connectors.Attachment{Name: fmt.Sprintf("图 %d.png", n), ContentType: "image/png", Size: int64(1000 + n), Ref: blob.NewID()}
 }
@@ -234,6 +247,10 @@ func TestReplyAttachmentRefusals(t *testing.T) {
 		{"an account that carries text only", oa2, ReplyInput{Text: "x", Attachments: with(func(*connectors.Attachment) {})}, ErrAttachUnsupported},
 		{"web chat", web, ReplyInput{Text: "x", Attachments: with(func(*connectors.Attachment) {})}, ErrAttachUnsupported},
 		{"web chat, images alone", web, ReplyInput{Attachments: with(func(*connectors.Attachment) {})}, ErrAttachUnsupported},
+		{"a PDF where only images go", oa1, ReplyInput{Text: "x", Attachments: []connectors.Attachment{picture(1), document(2)}}, ErrAttachUnsupported},
+		{"a script", oa1, ReplyInput{Text: "x", Attachments: with(func(a *connectors.Attachment) { a.ContentType = "application/javascript" })}, ErrInvalid},
+		{"an XML document", oa1, ReplyInput{Text: "x", Attachments: with(func(a *connectors.Attachment) { a.ContentType = "application/vnd.foo+xml" })}, ErrInvalid},
+		{"a mail as a file", oa1, ReplyInput{Text: "x", Attachments: with(func(a *connectors.Attachment) { a.ContentType = "message/rfc822" })}, ErrInvalid},
 	} {
 		before := footprintOf(t, r, tc.conv)
 		_, err := r.Reply(ctx, sup, tc.conv, tc.in)
@@ -255,4 +272,61 @@ func TestReplyAttachmentRefusals(t *testing.T) {
 	if n, _ := r.rdb.XLen(ctx, r.k.outbox()).Result(); n != 0 {
 		t.Errorf("%d outbox entries, want none (notes are never sent)", n)
 	}
+}
+
+// Documents go out only on a channel that carries them: a reply of files
+// alone is of kind file with its own preview, the connector gets them,
+// and the conversation tells the inbox it may attach them. A note may
+// carry a document on any channel.
+func TestReplyWithDocuments(t *testing.T) {
+	sup := session.Agent{ID: "sup", Email: "sup@example.com", Name: "Sup", Role: session.RoleSupervisor,
+		Teams: []string{"support"}, Capacity: 5}
+	w := newWorld(t, []session.Agent{sup}, nil, nil)
+	r, _, ev := w.replica()
+	mail := &mailChannel{}
+	r.reg.Add(mail)
+	r.reg.Add(&attachingChannel{})
+	run(t, r, ev)
+	ctx := context.Background()
+	acc, err := r.Ingest(ctx, &connectors.Message{Channel: connectors.Email, Account: "support", ExternalID: "<1@example.com>",
+		From: connectors.Identity{Type: "email", Value: "wang@example.com"}, Kind: connectors.KindText, Text: "请发报价单"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := acc.ConversationID
+	if c, _ := r.Conversation(ctx, id); !c.CanAttach || !c.CanAttachFiles {
+		t.Fatalf("mail conversation can_attach %v, can_attach_files %v; want both", c.CanAttach, c.CanAttachFiles)
+	}
+	m, err := r.Reply(ctx, sup, id, ReplyInput{Attachments: []connectors.Attachment{document(1), picture(2)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Kind != connectors.KindFile || len(m.Attachments) != 2 {
+		t.Fatalf("files-only reply = %+v, want kind file with both files", m)
+	}
+	if c, _ := r.Conversation(ctx, id); c.Preview != filePreview {
+		t.Errorf("preview %q, want %q", c.Preview, filePreview)
+	}
+	eventually(t, "the mail channel sends the files", func() bool {
+		got, n := sentOf(&mail.fakeChannel, m.ID)
+		return n == 1 && sameAttachments(got.Attachments, m.Attachments)
+	})
+
+	oa := ingestConv(t, r, wechatMsg("o-doc-1", "oa1", "in-doc-1", "hi"))
+	if c, _ := r.Conversation(ctx, oa); !c.CanAttach || c.CanAttachFiles {
+		t.Errorf("WeChat conversation can_attach %v, can_attach_files %v; want true, false", c.CanAttach, c.CanAttachFiles)
+	}
+	note, err := r.Reply(ctx, sup, oa, ReplyInput{Attachments: []connectors.Attachment{document(3)}, Internal: true})
+	if err != nil || note.Kind != connectors.KindFile || note.Delivery != nil {
+		t.Fatalf("note with a document = %+v, %v", note, err)
+	}
+}
+
+func ingestConv(t *testing.T, r *Router, m *connectors.Message) string {
+	t.Helper()
+	acc, err := r.Ingest(context.Background(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return acc.ConversationID
 }

@@ -44,6 +44,9 @@ type Conversation struct {
 	// CanAttach says that replies may carry images: the channel's
 	// connector implements connectors.Attacher for the account.
 	CanAttach bool `json:"can_attach,omitempty"`
+	// CanAttachFiles says that replies may carry other files as well
+	// (connectors.DocumentAttacher: e-mail).
+	CanAttachFiles bool `json:"can_attach_files,omitempty"`
 	// identity is how the conversation reaches the customer.
 	identity connectors.Identity
 	itag     string

@@ -28,9 +28,10 @@ type ReplyInput struct {
 	// Text may be empty when Attachments has something.
 	Text     string
 	Internal bool
-	// Attachments are images in the blob store (Ref = blob id), at most
+	// Attachments are files in the blob store (Ref = blob id), at most
 	// MaxReplyAttachments; the caller checks that they exist. A reply
-	// carries them only on a channel that implements connectors.Attacher;
+	// carries images only on a channel that implements connectors.Attacher,
+	// other files only on one that implements connectors.DocumentAttacher;
 	// notes may always carry them.
 	Attachments []connectors.Attachment
 	// IdempotencyKey makes a repeated request (a double click, a retry)
@@ -45,9 +46,10 @@ type ReplyInput struct {
 // allowed. A repeated idempotency key answers with the first message even
 // after the window closed.
 //
-// Text and images are one message: of kind image when there is no text,
-// else text, with the images in Attachments. A reply with images on a
-// channel that cannot carry them is refused with ErrAttachUnsupported.
+// Text and files are one message: of kind text when there is text, else
+// file when a file is not a picture, else image; the files are in
+// Attachments. A reply with files on a channel that cannot carry them is
+// refused with ErrAttachUnsupported.
 func (r *Router) Reply(ctx context.Context, a session.Agent, id string, in ReplyInput) (Message, error) {
 	text := strings.TrimSpace(in.Text)
 	atts, err := checkAttachments(in.Attachments)
@@ -77,12 +79,22 @@ func (r *Router) Reply(ctx context.Context, a session.Agent, id string, in Reply
 		}
 		return Message{}, fmt.Errorf("%w: the conversation is assigned to another agent", ErrForbidden)
 	}
-	if dir == Out && len(atts) > 0 && !r.canAttach(conv.Channel, conv.Account) {
-		return Message{}, fmt.Errorf("%w: the %s channel carries text only; send the images as an internal note or describe them",
-			ErrAttachUnsupported, conv.Channel)
+	if dir == Out && len(atts) > 0 {
+		switch {
+		case !r.canAttach(conv.Channel, conv.Account):
+			return Message{}, fmt.Errorf("%w: the %s channel carries text only; send the files as an internal note or describe them",
+				ErrAttachUnsupported, conv.Channel)
+		case hasDocument(atts) && !r.canAttachDocuments(conv.Channel, conv.Account):
+			return Message{}, fmt.Errorf("%w: the %s channel carries text and images only; send other files as an internal note",
+				ErrAttachUnsupported, conv.Channel)
+		}
 	}
 	kind := connectors.KindText
-	if text == "" {
+	switch {
+	case text != "":
+	case hasDocument(atts):
+		kind = connectors.KindFile
+	default:
 		kind = connectors.KindImage
 	}
 	var att string

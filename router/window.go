@@ -51,6 +51,7 @@ func (r *Router) conversation(h map[string]string) Conversation {
 	}
 	c.ReplyUntil = r.replyUntil(c.Channel, c.Account, lastIn)
 	c.CanAttach = r.canAttach(c.Channel, c.Account)
+	c.CanAttachFiles = c.CanAttach && r.canAttachDocuments(c.Channel, c.Account)
 	return c
 }
 

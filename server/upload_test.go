@@ -1,6 +1,7 @@
 package server
 
 import (
+	"archive/zip"
 	"bufio"
 	"bytes"
 	"context"
@@ -12,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/textproto"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -111,10 +113,11 @@ func filesUnder(t *testing.T, dir string) int {
 }
 
 // An agent's image upload: refused without a token, over the size limit,
-// for a type that is not JPEG, PNG or GIF or bytes that are not the type
-// claimed, always leaving nothing behind; accepted as a raw body or a
+// for a type that is not one agents may send or bytes that are not the
+// type claimed, always leaving nothing behind; accepted as a raw body or a
 // multipart part, and readable through GET /blobs/{id}. The larger limit
-// is the upload's alone: other routes keep body_limit.
+// is the upload's alone: other routes keep body_limit. Documents:
+// TestUploadDocuments.
 func TestUpload(t *testing.T) {
 	t.Parallel()
 	plain := newStack(t)
@@ -142,7 +145,7 @@ func TestUpload(t *testing.T) {
 		s := s.with(t)
 		mpNoFile, mpNoFileType := multipartBody(t, []part{{"other", "a.png", "image/png"}}, [][]byte{pngOf(100)})
 		mpTwo, mpTwoType := multipartBody(t, []part{{"file", "a.png", "image/png"}, {"file", "b.png", "image/png"}}, [][]byte{pngOf(100), pngOf(100)})
-		mpText, mpTextType := multipartBody(t, []part{{"file", "a.txt", "text/plain"}}, [][]byte{[]byte("hello")})
+		mpHTML, mpHTMLType := multipartBody(t, []part{{"file", "a.html", "text/html"}}, [][]byte{[]byte("<p>hello</p>")})
 		mpBig, mpBigType := multipartBody(t, []part{{"file", "a.png", "image/png"}}, [][]byte{pngOf(maxBlob + 1)})
 		mpLie, mpLieType := multipartBody(t, []part{{"file", "a.png", "image/png"}}, [][]byte{jpegOf(500)})
 		cases := []struct {
@@ -167,7 +170,7 @@ func TestUpload(t *testing.T) {
 			{"HTML", upload([]byte("<p>hi</p>"), "text/html", nil), 415, "unsupported_media_type"},
 			{"bytes of no type", upload(pngOf(100), "application/octet-stream", nil), 415, "unsupported_media_type"},
 			{"no content type", upload(pngOf(100), "", nil), 415, "unsupported_media_type"},
-			{"multipart text file", upload(mpText, mpTextType, nil), 415, "unsupported_media_type"},
+			{"multipart HTML file", upload(mpHTML, mpHTMLType, nil), 415, "unsupported_media_type"},
 			{"compressed", upload(pngOf(100), "image/png", map[string]string{"Content-Encoding": "gzip"}), 415, "unsupported_media_type"},
 			{"empty", upload(nil, "image/png", nil), 400, "bad_request"},
 			{"multipart without a file part", upload(mpNoFile, mpNoFileType, nil), 400, "bad_request"},
@@ -399,4 +402,148 @@ func TestReplyWithImages(t *testing.T) {
 	if m.Direction != "note" || len(m.Attachments) != 1 || m.Attachments[0].Ref != jpg.ID {
 		t.Errorf("note %+v", m)
 	}
+}
+
+// zipOf is a zip archive holding the named files, each with a little
+// content: an Office document when the names are its parts.
+func zipOf(t *testing.T, names ...string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	for _, n := range names {
+		w, err := zw.Create(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(w, "<?xml version=\"1.0\"?><part name=%q/>", n)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// Documents for e-mail customers: PDF, text, CSV, Word, Excel, PowerPoint
+// and zip files are taken (also under the names Windows browsers give zip
+// and CSV files), each only when its bytes are what the type says, up to
+// their own limit, which is not the images'.
+func TestUploadDocuments(t *testing.T) {
+	t.Parallel()
+	plain := newStack(t)
+	dir := t.TempDir()
+	store, err := blob.Open(dir, blob.Options{MaxBlob: 32 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := plain.withBlobs(store)
+	s.listen()
+	token := s.login(agentWang.Email)
+	const path = "/api/v1/blobs"
+	upload := func(body []byte, ctype, name string) req {
+		h := map[string]string{"Content-Type": ctype}
+		if name != "" {
+			h["X-Filename"] = url.PathEscape(name)
+		}
+		return req{method: "POST", path: path, token: token, body: body, header: h, net: true}
+	}
+	const (
+		docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+		xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+		pptx = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+	)
+	pdf := fill([]byte("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"), 5000)
+	docxData := zipOf(t, "[Content_Types].xml", "_rels/.rels", "word/document.xml")
+	xlsxData := zipOf(t, "[Content_Types].xml", "xl/workbook.xml", "xl/worksheets/sheet1.xml")
+	pptxData := zipOf(t, "[Content_Types].xml", "ppt/presentation.xml")
+	zipData := zipOf(t, "readme.txt", "data/orders.csv")
+	csv := []byte("编号,名称,数量\r\n1,龙井,2\r\n")
+	mpDocx, mpDocxType := multipartBody(t, []part{{"file", "合同.docx", docx}}, [][]byte{docxData})
+
+	t.Run("accepted", func(t *testing.T) {
+		s := s.with(t)
+		for _, tc := range []struct {
+			name     string
+			q        req
+			data     []byte
+			wantName string
+			wantType string
+		}{
+			{"a PDF with a Chinese name", upload(pdf, "application/pdf", "报价单.pdf"), pdf, "报价单.pdf", "application/pdf"},
+			{"a PDF without a name", upload(pdf, "application/pdf", ""), pdf, "document.pdf", "application/pdf"},
+			{"plain text, the extension added", upload([]byte("订单 A1001 的物流单号：SF123\n"), "text/plain", "物流"), []byte("订单 A1001 的物流单号：SF123\n"), "物流.txt", "text/plain"},
+			{"CSV", upload(csv, "text/csv", "orders.csv"), csv, "orders.csv", "text/csv"},
+			{"CSV as Windows with Excel names it", upload(csv, "application/vnd.ms-excel", "orders.csv"), csv, "orders.csv", "text/csv"},
+			{"Word", upload(docxData, docx, "合同.docx"), docxData, "合同.docx", docx},
+			{"Excel", upload(xlsxData, xlsx, "明细.xlsx"), xlsxData, "明细.xlsx", xlsx},
+			{"PowerPoint", upload(pptxData, pptx, "方案"), pptxData, "方案.pptx", pptx},
+			{"zip", upload(zipData, "application/zip", "资料.zip"), zipData, "资料.zip", "application/zip"},
+			{"zip as Windows names it", upload(zipData, "application/x-zip-compressed", "资料.zip"), zipData, "资料.zip", "application/zip"},
+			{"Word in a multipart part", upload(mpDocx, mpDocxType, ""), docxData, "合同.docx", docx},
+		} {
+			var up uploaded
+			r := s.send(tc.q)
+			if r.Status != 201 {
+				t.Errorf("%s: got %s, want 201", tc.name, r)
+				continue
+			}
+			r.decode(t, &up)
+			if up.Name != tc.wantName || up.ContentType != tc.wantType || up.Size != int64(len(tc.data)) {
+				t.Errorf("%s: stored %+v, want %q as %s, %d bytes", tc.name, up, tc.wantName, tc.wantType, len(tc.data))
+			}
+			back := s.must(200, req{method: "GET", path: path + "/" + up.ID, token: token})
+			if !bytes.Equal(back.Body, tc.data) || !strings.HasPrefix(back.Header.Get("Content-Disposition"), "attachment") {
+				t.Errorf("%s: read back %d bytes, %q", tc.name, len(back.Body), back.Header.Get("Content-Disposition"))
+			}
+		}
+	})
+
+	t.Run("refused, leaving nothing behind", func(t *testing.T) {
+		s := s.with(t)
+		ole := fill([]byte("\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"), 2000) // a legacy .doc or .xls
+		for _, tc := range []struct {
+			name   string
+			q      req
+			status int
+		}{
+			{"a zip sent as Word", upload(zipData, docx, "x.docx"), 415},
+			{"Word sent as Excel", upload(docxData, xlsx, "x.xlsx"), 415},
+			{"a PNG sent as PDF", upload(pngOf(500), "application/pdf", "x.pdf"), 415},
+			{"binary bytes sent as text", upload(pngOf(500), "text/plain", "x.txt"), 415},
+			{"HTML sent as text", upload([]byte("<!DOCTYPE html><script>alert(1)</script>"), "text/plain", "x.txt"), 415},
+			{"a legacy .xls as Windows names it", upload(ole, "application/vnd.ms-excel", "x.xls"), 415},
+			{"a legacy .doc", upload(ole, "application/msword", "x.doc"), 415},
+			{"an executable", upload(fill([]byte("MZ\x90\x00"), 500), "application/x-msdownload", "x.exe"), 415},
+			{"a truncated zip", upload(zipData[:len(zipData)-30], "application/zip", "x.zip"), 415},
+		} {
+			before := filesUnder(t, dir)
+			if r := s.send(tc.q); r.Status != tc.status || r.errorCode() != "unsupported_media_type" {
+				t.Errorf("%s: got %s, want %d unsupported_media_type", tc.name, r, tc.status)
+			}
+			if after := filesUnder(t, dir); after != before {
+				t.Errorf("%s: %d files in the blob store, %d before", tc.name, after, before)
+			}
+		}
+	})
+
+	t.Run("their own size limit", func(t *testing.T) {
+		s := s.with(t)
+		// Over the images' limit, within the documents'.
+		mid := MaxUploadBytes + 1
+		s.must(201, upload(fill([]byte("%PDF-1.7\n"), mid), "application/pdf", "big.pdf"))
+		for _, tc := range []struct {
+			name string
+			q    req
+		}{
+			{"an image over its limit", upload(pngOf(mid), "image/png", "big.png")},
+			{"a document over its limit", upload(fill([]byte("%PDF-1.7\n"), MaxDocumentBytes+1), "application/pdf", "huge.pdf")},
+		} {
+			before := filesUnder(t, dir)
+			if r := s.send(tc.q); r.Status != 413 || r.errorCode() != "too_large" {
+				t.Errorf("%s: got %s, want 413 too_large", tc.name, r)
+			}
+			if after := filesUnder(t, dir); after != before {
+				t.Errorf("%s: %d files in the blob store, %d before", tc.name, after, before)
+			}
+		}
+	})
 }

@@ -33,6 +33,15 @@ type Mailbox struct {
 	// with in an hour (a loop, a flood); more is deferred with 450.
 	// Default 60.
 	PerSenderPerHour int `yaml:"per_sender_per_hour"`
+	// QuoteHistory appends the customer's latest mail to agents' replies,
+	// below an attribution line and quoted with "> ", as mail clients do;
+	// default true. Automatic mail never quotes.
+	QuoteHistory *bool `yaml:"quote_history"`
+	// Language picks the attribution line of quoted history: "en" for
+	// "On <date>, <name> wrote:", "zh" for "在 <date>，<name> 写道：", or ""
+	// (the default) to follow the thread: Chinese when the customer's
+	// subject or mail has Chinese characters (and no Japanese kana).
+	Language string `yaml:"language"`
 
 	local, domain string // of Address
 }
@@ -127,6 +136,15 @@ func (m *Mailbox) check() []error {
 	}
 	if m.PerSenderPerHour < 0 {
 		bad("per_sender_per_hour", "must be positive")
+	}
+	if m.QuoteHistory == nil {
+		quote := true
+		m.QuoteHistory = &quote
+	}
+	switch m.Language {
+	case "", "en", "zh":
+	default:
+		bad("language", "must be en, zh or empty (follow the thread), not %q", m.Language)
 	}
 	if m.Name == "" {
 		m.Name = m.ID

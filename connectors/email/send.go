@@ -7,12 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net"
 	"strings"
 	"time"
 
+	"github.com/emersion/go-message"
+	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 	"github.com/redis/go-redis/v9"
@@ -22,11 +22,15 @@ import (
 )
 
 // threadState is what a reply needs to thread in the customer's mail
-// client: the subject and the ids of the thread's latest mail.
+// client: the subject and the ids of the thread's latest mail, and the
+// customer's latest mail to quote below the reply.
 type threadState struct {
 	Subject    string   `json:"s"`
 	MessageID  string   `json:"m"`
 	References []string `json:"r"`
+	// Latest is the customer's latest mail, nil before the first one
+	// (and in state stored before quoting existed).
+	Latest *latest `json:"q,omitempty"`
 }
 
 func (c *Connector) stateKey(box *Mailbox, conv string) string {
@@ -64,15 +68,13 @@ func (c *Connector) loadState(ctx context.Context, box *Mailbox, conv string) (t
 // Send mails an agent's reply through the mailbox's relay: threaded on
 // the customer's latest mail (In-Reply-To, References), the ticket token
 // in the subject, a Message-ID of our own that threads the customer's
-// answer back. Nothing from the text or the names reaches a header
-// unencoded, so no CR or LF can inject one.
+// answer back, the customer's latest mail quoted below the text
+// (quote_history), and the reply's files as attachments. Automatic mail
+// (m.Automatic) is marked so that auto-responders do not answer it.
+// Nothing from the text or the names reaches a header unencoded, so no CR
+// or LF can inject one.
 func (c *Connector) Send(ctx context.Context, m *connectors.Outbound) (connectors.Receipt, error) {
-	var box *Mailbox
-	for _, b := range c.boxes {
-		if b.ID == m.Account {
-			box = b
-		}
-	}
+	box := c.box(m.Account)
 	switch {
 	case box == nil:
 		return connectors.Receipt{}, connectors.Permanent("", fmt.Errorf("email: no mailbox %q", m.Account))
@@ -80,15 +82,20 @@ func (c *Connector) Send(ctx context.Context, m *connectors.Outbound) (connector
 		return connectors.Receipt{}, connectors.Permanent("", fmt.Errorf("email: mailbox %s has no smtp_relay to send replies through", box.ID))
 	case m.To.Type != "email" || !strings.Contains(m.To.Value, "@") || strings.ContainsAny(m.To.Value, "\r\n<>,; "):
 		return connectors.Receipt{}, connectors.Permanent("", fmt.Errorf("email: %q is not an address", m.To.String()))
-	case len(m.Attachments) > 0:
-		return connectors.Receipt{}, connectors.Permanent("", errors.New("email: attachments on e-mail replies are not available yet"))
+	}
+	files, err := c.files(m.Attachments)
+	if err != nil {
+		return connectors.Receipt{}, err
 	}
 	st, err := c.loadState(ctx, box, m.ConversationID)
 	if err != nil {
 		return connectors.Receipt{}, connectors.Temporary("", fmt.Errorf("email: thread: %w", err))
 	}
 	msgID := "ticket-" + safeID(m.Thread.Token) + "." + safeID(m.ID) + "@" + box.domain
-	raw := compose(box, m, st, msgID, c.env.Now())
+	raw, err := compose(box, m, st, msgID, files, c.env.Now())
+	if err != nil {
+		return connectors.Receipt{}, connectors.Permanent("", fmt.Errorf("email: compose: %w", err))
+	}
 	if err := c.relay(ctx, box, m.To.Value, raw); err != nil {
 		return connectors.Receipt{}, err
 	}
@@ -103,11 +110,35 @@ func (c *Connector) Send(ctx context.Context, m *connectors.Outbound) (connector
 	if _, err := p.Exec(ctx); err != nil {
 		c.env.Log.Warn("email: reply sent but not indexed; the answer may open a new conversation", "mailbox", box.ID, "err", err)
 	}
-	if err := c.rememberState(ctx, box, m.ConversationID, threadState{Subject: st.Subject, MessageID: msgID, References: refs}); err != nil {
+	// The customer's mail stays the one to quote: a second reply before
+	// they answer still answers it.
+	next := threadState{Subject: st.Subject, MessageID: msgID, References: refs, Latest: st.Latest}
+	if err := c.rememberState(ctx, box, m.ConversationID, next); err != nil {
 		c.env.Log.Warn("email: thread state", "mailbox", box.ID, "err", err)
 	}
 	return connectors.Receipt{ExternalID: msgID}, nil
 }
+
+// box is the mailbox with config id id, nil when there is none.
+func (c *Connector) box(id string) *Mailbox {
+	for _, b := range c.boxes {
+		if b.ID == id {
+			return b
+		}
+	}
+	return nil
+}
+
+// CanAttach reports whether replies from mailbox account may carry files:
+// it sends through a relay, and there is a blob store to read them from.
+func (c *Connector) CanAttach(account string) bool {
+	b := c.box(account)
+	return b != nil && b.SMTPRelay != nil && c.env.Blobs != nil
+}
+
+// CanAttachDocuments is CanAttach: mail carries any file as well as an
+// image (connectors.DocumentAttacher).
+func (c *Connector) CanAttachDocuments(account string) bool { return c.CanAttach(account) }
 
 // safeID keeps the characters a Message-ID's left side may hold.
 func safeID(s string) string {
@@ -119,20 +150,40 @@ func safeID(s string) string {
 	}, s)
 }
 
-// headerText makes text safe for one header line: no control characters,
-// non-ASCII as RFC 2047 encoded-words (UTF-8).
-func headerText(s string) string {
+// oneLine makes text safe for one header line: control characters
+// become spaces, runs of white space one space. Encoding what is not ASCII
+// (RFC 2047) is go-message's.
+func oneLine(s string) string {
 	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
+		if r < 0x20 || r == 0x7f || r == 0x85 || r == 0x2028 || r == 0x2029 {
 			return ' '
 		}
 		return r
 	}, s)
-	return mime.QEncoding.Encode("utf-8", strings.TrimSpace(s))
+	return strings.Join(strings.Fields(s), " ")
 }
 
-// compose writes the reply as an RFC 5322 message.
-func compose(box *Mailbox, m *connectors.Outbound, st threadState, msgID string, now time.Time) []byte {
+// msgIDs keeps the Message-IDs that can stand in a header as they are:
+// printable ASCII without spaces or angle brackets. Inbound ids come from
+// the customer's mail.
+func msgIDs(ids ...string) []string {
+	var out []string
+	for _, id := range ids {
+		ok := id != "" && len(id) <= 500
+		for i := 0; ok && i < len(id); i++ {
+			ok = id[i] > ' ' && id[i] < 0x7f && id[i] != '<' && id[i] != '>'
+		}
+		if ok {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// compose writes the reply as an RFC 5322 message with go-message: a
+// text/plain part alone, or with files multipart/mixed, the text first
+// and each file an attachment after it.
+func compose(box *Mailbox, m *connectors.Outbound, st threadState, msgID string, files []file, now time.Time) ([]byte, error) {
 	subject := mailparse.NormalizeSubject(st.Subject)
 	if subject == "" {
 		subject = box.Name
@@ -144,29 +195,89 @@ func compose(box *Mailbox, m *connectors.Outbound, st threadState, msgID string,
 	if m.Author != "" {
 		fromName = m.Author + " · " + box.Name
 	}
-	var b bytes.Buffer
-	h := func(k, v string) { b.WriteString(k + ": " + v + "\r\n") }
-	h("From", headerText(fromName)+" <"+box.Address+">")
-	h("To", "<"+m.To.Value+">")
-	h("Subject", headerText("Re: "+subject))
-	h("Date", now.Format(time.RFC1123Z))
-	h("Message-ID", "<"+msgID+">")
-	if st.MessageID != "" {
-		h("In-Reply-To", "<"+st.MessageID+">")
-		refs := append(append([]string(nil), st.References...), st.MessageID)
-		for i := range refs {
-			refs[i] = "<" + refs[i] + ">"
-		}
-		h("References", strings.Join(refs, "\r\n "))
+	var h mail.Header
+	h.SetDate(now)
+	h.SetAddressList("From", []*mail.Address{{Name: oneLine(fromName), Address: box.Address}})
+	h.SetAddressList("To", []*mail.Address{{Address: m.To.Value}})
+	h.SetSubject(oneLine("Re: " + subject))
+	h.SetMessageID(msgID)
+	if parent := msgIDs(st.MessageID); len(parent) > 0 {
+		h.SetMsgIDList("In-Reply-To", parent)
+		h.SetMsgIDList("References", msgIDs(append(append([]string(nil), st.References...), st.MessageID)...))
 	}
-	h("MIME-Version", "1.0")
-	h("Content-Type", "text/plain; charset=utf-8")
-	h("Content-Transfer-Encoding", "quoted-printable")
-	b.WriteString("\r\n")
-	w := newQP(&b)
-	_, _ = io.WriteString(w, strings.ReplaceAll(strings.ReplaceAll(m.Text, "\r\n", "\n"), "\n", "\r\n"))
-	_ = w.Close()
-	return b.Bytes()
+	if m.Automatic {
+		// RFC 3834: no auto-responder answers it; Exchange's own
+		// out-of-office and read receipts stay quiet too.
+		h.Set("Auto-Submitted", "auto-replied")
+		h.Set("X-Auto-Response-Suppress", "All")
+	}
+
+	text := strings.ReplaceAll(m.Text, "\r\n", "\n")
+	if box.quotes() && !m.Automatic && st.Latest != nil {
+		text = withQuote(text, st.Latest, quoteLanguage(box, st))
+	}
+	body := []byte(strings.ReplaceAll(text, "\n", "\r\n"))
+	textPart := func(h *message.Header) {
+		h.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
+		h.Set("Content-Transfer-Encoding", textEncoding(body))
+	}
+
+	var b bytes.Buffer
+	if len(files) == 0 {
+		textPart(&h.Header)
+		w, err := mail.CreateSingleInlineWriter(&b, h)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := w.Write(body); err != nil {
+			return nil, err
+		}
+		if err := w.Close(); err != nil {
+			return nil, err
+		}
+		return b.Bytes(), nil
+	}
+	mw, err := mail.CreateWriter(&b, h)
+	if err != nil {
+		return nil, err
+	}
+	var th mail.InlineHeader
+	textPart(&th.Header)
+	w, err := mw.CreateSingleInline(th)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(body); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		if err := f.write(mw); err != nil {
+			return nil, err
+		}
+	}
+	if err := mw.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// textEncoding is the shorter transfer encoding for a text body:
+// quoted-printable for mostly ASCII text, base64 for Chinese (where
+// quoted-printable triples every byte).
+func textEncoding(body []byte) string {
+	n := 0
+	for _, c := range body {
+		if c >= 0x80 {
+			n++
+		}
+	}
+	if qp, b64 := len(body)+2*n, (len(body)+2)/3*4; b64 < qp {
+		return "base64"
+	}
+	return "quoted-printable"
 }
 
 // relay hands raw to the mailbox's SMTP relay. A 5xx is permanent (the

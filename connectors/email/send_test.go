@@ -4,15 +4,19 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
+	"mime"
 	"net"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/emersion/go-message"
 	"github.com/emersion/go-smtp"
 
 	"switchboard/connectors"
 	"switchboard/connectors/email/mailparse"
+	"switchboard/internal/redistest"
 )
 
 // relayServer is a loopback SMTP server standing in for the relay.
@@ -164,4 +168,111 @@ func TestReplyByMail(t *testing.T) {
 			t.Errorf("relay %d: %v", tc.fail.Code, err)
 		}
 	}
+}
+
+// startEnv is start with the connector's Env edited first (a blob store).
+func startEnv(t *testing.T, in connectors.Ingester, env func(*connectors.Env), edit ...func(*Mailbox)) (*Connector, string) {
+	t.Helper()
+	rdb, prefix := redistest.Client(t)
+	box := Mailbox{ID: "support", Address: "support@example.com", SMTPListen: "127.0.0.1:0", PlusAddress: true, MaxMessageBytes: 1 << 20}
+	for _, e := range edit {
+		e(&box)
+	}
+	e := connectors.Env{In: in, Redis: rdb, Prefix: prefix, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	env(&e)
+	cn, err := New(e, func(v any) error { *(v.(*[]Mailbox)) = []Mailbox{box}; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cn.(*Connector)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	<-c.listening
+	return c, c.addrs["127.0.0.1:0"]
+}
+
+// entity is a mail or one of its parts as go-message reads it: the header,
+// the body with its transfer encoding undone, and the parts of a multipart.
+type entity struct {
+	header message.Header
+	body   []byte
+	parts  []entity
+}
+
+func (e entity) mediaType() string { mt, _, _ := e.header.ContentType(); return mt }
+
+// readEntity parses raw with go-message, all the way down.
+func readEntity(t *testing.T, r io.Reader) entity {
+	t.Helper()
+	m, err := message.Read(r)
+	if err != nil {
+		t.Fatalf("go-message cannot read the mail: %v", err)
+	}
+	return entityOf(t, m)
+}
+
+func entityOf(t *testing.T, m *message.Entity) entity {
+	t.Helper()
+	e := entity{header: m.Header}
+	if mr := m.MultipartReader(); mr != nil {
+		for {
+			p, err := mr.NextPart()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatalf("go-message: part: %v", err)
+			}
+			e.parts = append(e.parts, entityOf(t, p))
+		}
+		return e
+	}
+	b, err := io.ReadAll(m.Body)
+	if err != nil {
+		t.Fatalf("go-message: body: %v", err)
+	}
+	e.body = b
+	return e
+}
+
+// lastSent is the raw mail the relay took last.
+func lastSent(t *testing.T, relay *relayServer) []byte {
+	t.Helper()
+	relay.mu.Lock()
+	defer relay.mu.Unlock()
+	if len(relay.got) == 0 {
+		t.Fatal("the relay got no mail")
+	}
+	return relay.got[len(relay.got)-1]
+}
+
+// customerWrites delivers a first mail from wangrong@example.cn and
+// returns its conversation.
+func customerWrites(t *testing.T, in *inbox, addr, subject, body string) string {
+	t.Helper()
+	raw := mailText("王镕 <wangrong@example.cn>", "support@example.com", "", subject, "c1@example.cn", "", "", body)
+	raw = strings.Replace(raw, "Subject: "+subject, "Subject: "+mime.BEncoding.Encode("utf-8", subject), 1)
+	if err := deliver(t, addr, "wangrong@example.cn", []string{"support@example.com"}, raw); err != nil {
+		t.Fatal(err)
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for conv, ms := range in.convs {
+		for _, m := range ms {
+			if m.Thread.MessageID == "c1@example.cn" {
+				return conv
+			}
+		}
+	}
+	t.Fatal("the customer's mail was not stored")
+	return ""
+}
+
+// reply is an agent's reply in conversation conv.
+func reply(id, conv, text string, atts ...connectors.Attachment) *connectors.Outbound {
+	return &connectors.Outbound{ID: id, ConversationID: conv, Channel: connectors.Email, Account: "support",
+		To: connectors.Identity{Type: "email", Value: "wangrong@example.cn"}, Kind: connectors.KindText,
+		Text: text, Author: "李明", Attachments: atts, Thread: connectors.Thread{Token: "10042"}}
 }

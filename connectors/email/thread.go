@@ -46,6 +46,12 @@ type thread struct {
 // address. A match counts only when the sender is one of the thread's
 // participants, so a stranger answering a forwarded mail, or one of many
 // recipients of a notice, starts a thread of their own.
+//
+// A mail that joins no known thread is keyed by the root of the thread it
+// answers (rootOf): conversations are kept per sender and key, so each
+// person answering one notice Switchboard never saw (a newsletter, a
+// maintenance notice sent from another system) has a conversation of
+// their own, and their next answer to the same notice joins it.
 func (c *Connector) resolve(ctx context.Context, box *Mailbox, m *mailparse.Mail, plusTag string) (thread, error) {
 	sender := m.From.Addr
 	try := func(conv, how string) (thread, bool, error) {
@@ -97,11 +103,24 @@ func (c *Connector) resolve(ctx context.Context, box *Mailbox, m *mailparse.Mail
 			return t, err
 		}
 	}
-	root := m.MessageID
-	if root == "" {
-		root = fmt.Sprint(time.Now().UnixNano(), sender, m.Subject)
+	return thread{key: hash(rootOf(m), 24), how: "new"}, nil
+}
+
+// rootOf is the Message-ID a new thread is keyed by: the first of the
+// mail's References (the thread's root, which every later mail of the
+// thread names too), else what it answers, else its own Message-ID. The
+// key never joins two senders: the router keeps a conversation per
+// customer and key.
+func rootOf(m *mailparse.Mail) string {
+	switch {
+	case len(m.References) > 0:
+		return m.References[0]
+	case len(m.InReplyTo) > 0:
+		return m.InReplyTo[0]
+	case m.MessageID != "":
+		return m.MessageID
 	}
-	return thread{key: hash(root, 24), how: "new"}, nil
+	return fmt.Sprint(time.Now().UnixNano(), m.From.Addr, m.Subject)
 }
 
 func subjectToken(s string) string {
@@ -114,11 +133,14 @@ func subjectToken(s string) string {
 
 // remember records, once the mail is stored in conversation conv, its
 // Message-ID for threading, the thread's key, and its participants (the
-// sender and everyone else it was addressed to, not this mailbox).
+// sender and everyone else it was addressed to, not this mailbox). With
+// st, the mail is the thread's latest: replies answer it and quote it.
 func (c *Connector) remember(ctx context.Context, box *Mailbox, m *mailparse.Mail, key, conv string, st *threadState) error {
 	p := c.env.Redis.Pipeline()
 	if st != nil {
-		p.Set(ctx, c.stateKey(box, conv), st.encode(), indexTTL)
+		s := *st
+		s.Latest = latestOf(m, c.env.Now())
+		p.Set(ctx, c.stateKey(box, conv), s.encode(), indexTTL)
 	}
 	if m.MessageID != "" {
 		p.Set(ctx, c.midKey(box, m.MessageID), conv, indexTTL)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"strconv"
 	"strings"
 	"time"
@@ -29,12 +30,12 @@ func (c *Connector) Send(ctx context.Context, m *connectors.Outbound) (connector
 	if m.To.Type != "openid" || m.To.Value == "" {
 		return connectors.Receipt{}, connectors.Permanent("", fmt.Errorf("wechat: %q is not an openid", m.To.String()))
 	}
+	if err := unsendable(m.Attachments); err != nil {
+		return connectors.Receipt{}, err
+	}
 	cl := c.clients[a.ID]
 	part := 0
 	for _, att := range m.Attachments {
-		if !strings.HasPrefix(att.ContentType, "image/") {
-			return connectors.Receipt{}, connectors.Permanent("", fmt.Errorf("wechat: only images can be sent, not %s", att.ContentType))
-		}
 		part++
 		if err := c.once(ctx, a, m.ID, part, func() error {
 			data, err := c.readBlob(att.Ref)
@@ -62,6 +63,35 @@ func (c *Connector) Send(ctx context.Context, m *connectors.Outbound) (connector
 		return connectors.Receipt{}, connectors.Permanent("", errors.New("wechat: nothing to send"))
 	}
 	return connectors.Receipt{}, nil
+}
+
+// imageTypes are the media types WeChat takes as image media (PNG, JPEG
+// and GIF; "image/jpg" and "image/pjpeg" are JPEG under names some
+// clients use).
+var imageTypes = map[string]bool{"image/jpeg": true, "image/jpg": true, "image/pjpeg": true, "image/png": true, "image/gif": true}
+
+// unsendable refuses, before any part goes out, a reply with a file WeChat
+// cannot carry: customer-service messages send images only, so a document
+// (a PDF an agent uploaded for an e-mail customer) fails the reply for good
+// with a reason the agent can act on.
+func unsendable(atts []connectors.Attachment) error {
+	for _, a := range atts {
+		mt, _, err := mime.ParseMediaType(a.ContentType)
+		if err == nil && imageTypes[mt] {
+			continue
+		}
+		name := a.Name
+		if r := []rune(name); len(r) > 60 {
+			name = string(r[:60]) + "…"
+		}
+		if len(a.ContentType) <= 100 {
+			name += " (" + a.ContentType + ")"
+		}
+		return &connectors.Error{Code: "attachments_unsupported",
+			Msg: "微信只能发送 JPEG、PNG 或 GIF 图片，不能发送 " + name +
+				" · WeChat can send only JPEG, PNG or GIF images, not " + name}
+	}
+	return nil
 }
 
 // once runs send unless part of message id went out before. It first

@@ -25,6 +25,14 @@ func TestReplyText(t *testing.T) {
 		{"From: in prose is not a header block", "From: the warehouse we got the box.\nThanks\n", "From: the warehouse we got the box.\nThanks"},
 		{"On … without wrote is prose", "On time delivery please.\nThanks", "On time delivery please.\nThanks"},
 		{"empty", "", ""},
+		// Switchboard's own replies quote the customer below an attribution
+		// ("On <date>, <name> wrote:" or "在 <date>，<name> 写道："); the
+		// customer's answer quotes all of it once more.
+		{"answer to a quoted reply, Gmail", "谢谢\n\nOn Mon, 23 Nov 2026 at 10:05, 李明 · 售后支持 <support@example.com> wrote:\n" +
+			"> 您好，已为您查询。\n>\n> 在 2026年11月23日 08:00，王镕 <wangrong@example.cn> 写道：\n>> 我的订单没到", "谢谢"},
+		{"answer to a quoted reply, Outlook", "Thanks\n\n________________________________\nFrom: Li Ming · Support <support@example.com>\n" +
+			"Sent: Monday, November 23, 2026 10:05 AM\nTo: Wang\n\nHello,\n\nOn Mon, 23 Nov 2026 at 08:00, Wang <w@example.cn> wrote:\n> Where is it?", "Thanks"},
+		{"answer below a quoted reply", "> 您好，已为您查询。\n>\n> 在 2026年11月23日 08:00，王镕 <wangrong@example.cn> 写道：\n>> 我的订单没到\n\n谢谢", "谢谢"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
