@@ -66,7 +66,8 @@ type Message struct {
 
 // Identity is a customer handle on one channel.
 type Identity struct {
-	// Type is one of "visitor", "openid", "unionid", "email", "phone".
+	// Type is one of "visitor", "openid", "unionid", "email", "phone", or
+	// "call" (a telephone caller without a number: the call's record id).
 	Type string
 	// Value is normalized: a lower-cased e-mail address, an E.164 number.
 	Value string

@@ -6,7 +6,8 @@
 // loopback ports against one redis-server of the test's own
 // (internal/redistest). They talk to the processes only through their
 // public surfaces: the agent HTTP API and socket, the web-chat HTTP API and
-// socket, the WeChat callback routes, and, in the browser tests, headless Chromium driving the customer
+// socket, the WeChat callback routes, the SMTP listener, the CTI webhook, and, in
+// the browser tests, headless Chromium driving the customer
 // widget and the agent inbox.
 //
 //	multiprocess_test.go  two replicas on one Redis: a customer on one, an
@@ -26,6 +27,14 @@
 //	browser_wechat_test.go a WeChat conversation in the inbox in Chromium:
 //	                      badges, reply window, media, hostile text, reply,
 //	                      a picture attached and sent
+//	browser_email_test.go an e-mail conversation in the inbox in Chromium:
+//	                      a GBK mail with hostile HTML and a PDF over SMTP,
+//	                      the reply through a loopback relay (In-Reply-To);
+//	                      the quarantine view for a supervisor (a mail bomb
+//	                      listed, downloaded, dismissed), none for an agent
+//	browser_call_test.go  a CTI call in Chromium: the screen-pop reaches the
+//	                      rung agent's inbox and not another's; one click
+//	                      makes a ticket with the call attached
 //
 // Run them with `go test ./e2e/`; `-short` skips the whole package. They
 // need redis-server (and /usr/bin/chromium for the browser tests): locally a

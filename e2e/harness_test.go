@@ -92,6 +92,11 @@ const (
 	otherEmail    = "wang@example.com"
 	otherPassword = "e2e-wang-password"
 
+	// A supervisor (never online in the tests, so never assigned).
+	supervisorID       = "zhao"
+	supervisorEmail    = "zhao@example.com"
+	supervisorPassword = "e2e-zhao-password"
+
 	// shopOrigin is a customer web site embedding the widget.
 	shopOrigin = "http://shop.e2e.test"
 )
@@ -182,8 +187,8 @@ func (c *cluster) start(name, addr string, origins []string) *replica {
 	return r
 }
 
-// configYAML is one replica's configuration: two teams, two agents, one
-// web-chat site with a demo page.
+// configYAML is one replica's configuration: two teams, two agents and a
+// supervisor, one web-chat site with a demo page.
 func configYAML(publicURL, addr string, origins []string) string {
 	quoted := make([]string, len(origins))
 	for i, o := range origins {
@@ -202,11 +207,13 @@ agents:
      skills: [general, sales], capacity: 5, extension: "8001", role: agent}
   - {id: %s, email: %s, password: %q, name: 王芳, teams: [support],
      skills: [general], capacity: 5, extension: "8002", role: agent}
+  - {id: %s, email: %s, password: %q, name: 赵主管, teams: [support],
+     skills: [general], capacity: 5, role: supervisor}
 channels:
   webchat:
     - {id: %s, name: 示例商店 Example Shop, allowed_origins: [%s], demo: true}
 `, addr, publicURL, agentID, agentEmail, agentPassword, agentName,
-		otherID, otherEmail, otherPassword, site, strings.Join(quoted, ", "))
+		otherID, otherEmail, otherPassword, supervisorID, supervisorEmail, supervisorPassword, site, strings.Join(quoted, ", "))
 }
 
 func (r *replica) waitReady(t *testing.T) {

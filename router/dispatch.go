@@ -71,8 +71,10 @@ func (r *Router) route(ctx context.Context, id, kind string, v map[string]any) e
 		if text == "" {
 			text = conv.Preview
 		}
-		route, _ = r.rules.Route(Facts{Channel: string(conv.Channel), Account: conv.Account, Text: text,
+		var rule string
+		route, rule = r.rules.Route(Facts{Channel: string(conv.Channel), Account: conv.Account, Text: text,
 			Level: level, Region: region, Asset: str(v, "asset"), At: r.now()})
+		route = r.withTeamHint(route, rule, str(v, "team"))
 	}
 	if route.Team == "" {
 		route.Team = r.rules.def.Team

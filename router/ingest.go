@@ -201,7 +201,7 @@ func (r *Router) openConversation(ctx context.Context, m *connectors.Message, no
 	p.ZAddNX(ctx, r.k.indexUnassigned(), z)
 	p.ZAddNX(ctx, r.k.indexStatus("new"), z)
 	p.XAdd(ctx, &redis.XAddArgs{Stream: r.k.dispatch(), MaxLen: 100000, Approx: true, Values: []any{
-		"conv", conv, "kind", "new", "customer", cust, "text", truncate(m.Text, 2000), "asset", m.Fields["asset"], "at", ts,
+		"conv", conv, "kind", "new", "customer", cust, "text", truncate(m.Text, 2000), "asset", m.Fields["asset"], "team", m.Fields["team"], "at", ts,
 	}})
 	return b
 }

@@ -135,3 +135,34 @@ func (k keys) indexAll() string               { return k.p + "{x}:all" }
 func (k keys) indexUnassigned() string        { return k.p + "{x}:unassigned" }
 func (k keys) indexAgent(agent string) string { return k.p + "{x}:agent:" + agent }
 func (k keys) indexStatus(s string) string    { return k.p + "{x}:status:" + s }
+
+// Telephone calls (calls.go). A call's keys share the tag {call:ID}, where
+// ID (callID) hashes the CTI source and the PBX's call id, so the record
+// script runs on one slot and ids are safe in keys and URLs.
+
+// call is one call's record hash. TTL callTTL (400 days), renewed by
+// every event of the call.
+func (k keys) call(id string) string { return k.p + "{call:" + id + "}" }
+
+// callUsers is the set of users the PBX named for a call (extensions,
+// agent ids, e-mails or names), as it named them. TTL callTTL.
+func (k keys) callUsers(id string) string { return k.p + "{call:" + id + "}:users" }
+
+// callAgents is the set of agents a call popped up for: the rung agents,
+// the answering agent, or the team's agents. TTL callTTL.
+func (k keys) callAgents(id string) string { return k.p + "{call:" + id + "}:agents" }
+
+// customerCalls orders a customer's calls by start time (ms), the newest
+// 100 kept. No TTL.
+func (k keys) customerCalls(id string) string { return k.p + "{u:" + id + "}:calls" }
+
+// callsRecent orders every call by start time (ms), the newest 10,000
+// kept. No TTL.
+func (k keys) callsRecent() string { return k.p + "{calls}:recent" }
+
+// callDay is one of a day's call KPI keys (day = YYYY-MM-DD in the
+// configured time zone, of the call's start): the sets "in", "out",
+// "answered" and "missed" of call ids, and the hash "talk" (call id → talk
+// seconds). TTL callKPITTL (400 days).
+func (k keys) callDay(day, what string) string { return k.p + "{kc:" + day + "}:" + what }
+

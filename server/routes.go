@@ -51,6 +51,11 @@ func (s *Server) routes() {
 	auth.Patch("/customers/:id", s.patchCustomer)
 	auth.Post("/blobs", s.postBlob)
 	auth.Get("/blobs/:id", s.getBlob)
+	auth.Get("/email/quarantine", supervisorsOnly, s.listQuarantine)
+	auth.Get("/email/quarantine/:mailbox/:id/raw", supervisorsOnly, s.getQuarantinedRaw)
+	auth.Delete("/email/quarantine/:mailbox/:id", supervisorsOnly, s.dismissQuarantined)
+	s.callRoutes(auth)
+	s.qrRoutes(auth)
 	api.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 
 	s.inboxRoutes()

@@ -23,8 +23,9 @@ type Options struct {
 	Listen    string
 	PublicURL string
 	// BodyLimit caps request bodies and socket frames, in bytes (default
-	// 1 MiB). Image uploads alone may be larger: up to
-	// min(Deps.Blobs.MaxBlob(), MaxUploadBytes).
+	// 1 MiB). Agents' uploads may be larger (up to
+	// min(Deps.Blobs.MaxBlob(), MaxDocumentBytes)), and so may connector
+	// endpoints that ask for more (connectors.LargeBodies).
 	BodyLimit int
 	// HandlerTimeout bounds one request's work (WeChat gives up at 5 s).
 	HandlerTimeout time.Duration
@@ -89,8 +90,9 @@ func New(opts Options, d Deps) *Server {
 		AppName:               "switchboard",
 	})
 	// The body limit holds for every request but uploads, which may
-	// carry an image (requestConfig).
-	s.app.Server().HeaderReceived = s.requestConfig
+	// carry an image (requestConfig), and connector endpoints that ask
+	// for more (headerReceived).
+	s.app.Server().HeaderReceived = s.headerReceived
 	s.routes()
 	return s
 }

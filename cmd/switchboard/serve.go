@@ -61,7 +61,7 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	}
 	promReg := prometheus.NewRegistry()
 	env := connectors.Env{In: rt, Redis: conn, Prefix: cfg.RedisPrefix, HTTP: &http.Client{Timeout: 10 * time.Second},
-		Log: log, PublicURL: cfg.PublicURL, Now: time.Now, Blobs: blobs, Metrics: promReg}
+		Log: log, PublicURL: cfg.PublicURL, Region: cfg.DefaultRegion, Now: time.Now, Blobs: blobs, Metrics: promReg}
 	sections := map[connectors.Channel]func(any) error{}
 	for name := range cfg.Channels {
 		sections[connectors.Channel(name)] = cfg.Section(name)
@@ -69,8 +69,12 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	if err := reg.Build(env, sections); err != nil {
 		return err
 	}
+	if err := checkCallTeams(reg, rt); err != nil {
+		return err
+	}
 
-	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), rt.Collector())
+	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), rt.Collector(),
+		rt.CallCollector())
 	if err := metrics.Register(promReg); err != nil {
 		return err
 	}
@@ -157,4 +161,27 @@ func newLogger(level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
 	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+// checkCallTeams fails start-up when a CTI source names a team that is
+// not configured (channels.cti[].team, channels.cti[].numbers[].team).
+func checkCallTeams(reg *connectors.Registry, rt *router.Router) error {
+	c, ok := reg.Get(connectors.CTI)
+	if !ok {
+		return nil
+	}
+	tc, ok := c.(interface {
+		CheckTeams(known func(team string) bool) error
+	})
+	if !ok {
+		return nil
+	}
+	known := map[string]bool{}
+	for _, t := range rt.Teams() {
+		known[t.ID] = true
+	}
+	if err := tc.CheckTeams(func(team string) bool { return known[team] }); err != nil {
+		return fmt.Errorf("channels.%s: %w", connectors.CTI, err)
+	}
+	return nil
 }

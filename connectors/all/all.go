@@ -5,6 +5,8 @@ package all
 import (
 	"switchboard/connectors"
 	"switchboard/connectors/email"
+	"switchboard/connectors/qr"
+	"switchboard/connectors/telephony"
 	"switchboard/connectors/webchat"
 	"switchboard/connectors/wechat"
 )
@@ -15,4 +17,6 @@ func Register(r *connectors.Registry) {
 	r.Register(connectors.WeChatOA, wechat.NewOA)
 	r.Register(connectors.WeChatMP, wechat.NewMP)
 	r.Register(connectors.Email, email.New)
+	r.Register(connectors.QR, qr.New)
+	r.Register(connectors.CTI, telephony.New)
 }

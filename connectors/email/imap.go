@@ -13,6 +13,9 @@ package email
 //	                    another takes over within about 40 s.
 //	{em:ID}:imap:state  hash: folder, uidvalidity, uid (the watermark: every
 //	                    mail of the folder up to uid is done).
+//	{em:ID}:imap:failures hash: "uidvalidity:uid:folder" -> how often taking
+//	                    that mail failed; the key expires 7 days after the
+//	                    last failure, a field goes once its mail is done.
 //
 // The holder connects (implicit TLS, STARTTLS, or plain on loopback),
 // logs in, selects the folder and compares the folder's UIDVALIDITY with
@@ -26,6 +29,17 @@ package email
 // after a cut is stored once (ingest deduplicates by the Message-ID's
 // external id). The watermark is written by a script that first checks the
 // lease, so a replica that lost it (paused past its TTL) cannot move it.
+//
+// A mail that cannot be taken for a reason of its own must not hold up
+// the mail behind it for ever. When take fails with an error that is not
+// transient (not a connection error, a timeout, Redis loading, failing
+// over or read-only, nor an error the caller marked temporary), the
+// failure is counted in {em:ID}:imap:failures; the count needs Redis, so
+// nothing is counted while Redis cannot be reached. At the imapMaxAttempts-th
+// counted failure the mail is quarantined with the last error as its
+// reason, marked done (\Seen or moved) and passed by the watermark, and
+// the poller goes on with the next mail. A panic while taking a mail
+// counts as such a failure.
 //
 // Without a stored state for this folder and UIDVALIDITY (the first start,
 // another folder, or a server that renumbered the folder), the poller
@@ -47,18 +61,23 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	mrand "math/rand/v2"
 	"net"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/redis/go-redis/v9"
+
+	"switchboard/connectors"
 )
 
 // imapTuning holds the poller's timings; tests shorten them.
@@ -71,11 +90,25 @@ type imapTuning struct {
 	// event, when set, is told what a poller does: "lease", "idle", "wait"
 	// (idle or poll wait began), "lost" (lease lost or released).
 	event func(box, what string)
+	// maxAttempts is how many counted failures to take a mail quarantine
+	// it (imapMaxAttempts).
+	maxAttempts int
 }
 
 func defaultIMAPTuning() imapTuning {
-	return imapTuning{lease: 30 * time.Second, backoffMin: time.Second, backoffMax: time.Minute, idleRefresh: 25 * time.Minute}
+	return imapTuning{lease: 30 * time.Second, backoffMin: time.Second, backoffMax: time.Minute, idleRefresh: 25 * time.Minute,
+		maxAttempts: imapMaxAttempts}
 }
+
+// imapMaxAttempts is how often taking a fetched mail may fail with an error
+// that is not transient before the mail is quarantined and passed over. The
+// attempts are spread by the reconnect backoff (1 s, 2 s, 4 s, 8 s: about
+// 15 s for the fifth).
+const imapMaxAttempts = 5
+
+// imapFailuresTTL is how long the failure counts of a mailbox are kept
+// after its last failure.
+const imapFailuresTTL = 7 * 24 * time.Hour
 
 // Time limits for one IMAP command and for fetching one mail's body.
 const (
@@ -114,6 +147,9 @@ func (c *Connector) leaseKey(box *Mailbox) string {
 func (c *Connector) imapStateKey(box *Mailbox) string {
 	return c.env.Prefix + "{em:" + box.ID + "}:imap:state"
 }
+func (c *Connector) imapFailuresKey(box *Mailbox) string {
+	return c.env.Prefix + "{em:" + box.ID + "}:imap:failures"
+}
 
 // poller takes one mailbox's mail from its IMAP folder.
 type poller struct {
@@ -122,6 +158,9 @@ type poller struct {
 	im    *IMAP
 	log   *slog.Logger
 	token string // this poller's lease value
+	// failing names the mails whose failures this poller counted, whose
+	// counts go once they are done.
+	failing map[string]bool
 }
 
 // imapState is a folder's watermark as kept in Redis.
@@ -138,7 +177,7 @@ func (c *Connector) pollIMAP(ctx context.Context, box *Mailbox) {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	p := &poller{c: c, box: box, im: box.IMAP, log: c.env.Log.With("mailbox", box.ID),
-		token: host + ":" + strconv.Itoa(os.Getpid()) + ":" + hex.EncodeToString(b[:])}
+		token: host + ":" + strconv.Itoa(os.Getpid()) + ":" + hex.EncodeToString(b[:]), failing: map[string]bool{}}
 	warned := false
 	for ctx.Err() == nil {
 		ok, err := c.env.Redis.SetNX(ctx, c.leaseKey(box), p.token, c.tune.lease).Result()
@@ -414,7 +453,7 @@ func (p *poller) startOver(ctx context.Context, cl *imapclient.Client, sel *imap
 			return imapState{}, err
 		}
 		for _, m := range mails {
-			if err := p.one(ctx, cl, m); err != nil {
+			if err := p.one(ctx, cl, sel.UIDValidity, m); err != nil {
 				return imapState{}, err
 			}
 			st.uid = max(st.uid, m.uid)
@@ -439,7 +478,7 @@ func (p *poller) catchUp(ctx context.Context, cl *imapclient.Client, st *imapSta
 		return err
 	}
 	for _, m := range mails {
-		if err := p.one(ctx, cl, m); err != nil {
+		if err := p.one(ctx, cl, st.uidValidity, m); err != nil {
 			return err
 		}
 		next := *st
@@ -483,8 +522,8 @@ func (p *poller) list(cl *imapclient.Client, set imap.UIDSet, floor imap.UID) ([
 // one takes one mail: fetched without setting \Seen, stored (take returns
 // once Redis holds it), then marked \Seen or moved. A mail over
 // max_message_bytes is quarantined with its header only and left on the
-// server.
-func (p *poller) one(ctx context.Context, cl *imapclient.Client, ref mailRef) error {
+// server; one that failed to be taken too often is quarantined (failed).
+func (p *poller) one(ctx context.Context, cl *imapclient.Client, uidValidity uint32, ref mailRef) error {
 	set := imap.UIDSetNum(ref.uid)
 	var err error
 	if ref.size > p.box.MaxMessageBytes {
@@ -493,8 +532,11 @@ func (p *poller) one(ctx context.Context, cl *imapclient.Client, ref mailRef) er
 		if header, err = p.fetch(cl, set, section, imapCmdTimeout); err != nil {
 			return err
 		}
-		err = p.c.quarantine(ctx, p.box, header, fmt.Sprintf("%d bytes, over max_message_bytes (%d): only the header is kept here, "+
+		err = p.c.quarantineKept(ctx, p.box, header, ref.size, fetched, fmt.Sprintf("%d bytes, over max_message_bytes (%d): only the header is kept here, "+
 			"the mail is still on the IMAP server", ref.size, p.box.MaxMessageBytes))
+		if err != nil {
+			err = fmt.Errorf("email: IMAP mail UID %d not quarantined: %w", ref.uid, err)
+		}
 	} else {
 		var raw []byte
 		if raw, err = p.fetch(cl, set, &imap.FetchItemBodySection{Peek: true}, imapBodyTimeout); err != nil {
@@ -504,10 +546,15 @@ func (p *poller) one(ctx context.Context, cl *imapclient.Client, ref mailRef) er
 			p.log.Info("email: IMAP mail gone before it was fetched (expunged)", "uid", ref.uid)
 			return nil
 		}
-		err = p.c.take(ctx, p.box, raw, fetched, "")
+		field := failureField(uidValidity, ref.uid, p.im.Folder)
+		if err = p.take(ctx, raw); err == nil {
+			p.succeeded(ctx, field)
+		} else {
+			err = p.failed(ctx, field, ref.uid, raw, err)
+		}
 	}
 	if err != nil {
-		return fmt.Errorf("email: IMAP mail UID %d not stored: %w", ref.uid, err)
+		return err
 	}
 	p.c.m.imapFetched.WithLabelValues(p.box.ID).Inc()
 	if p.im.MoveTo != "" {
@@ -524,6 +571,96 @@ func (p *poller) one(ctx context.Context, cl *imapclient.Client, ref mailRef) er
 		return fmt.Errorf("email: IMAP mark UID %d seen: %w", ref.uid, err)
 	}
 	return nil
+}
+
+// take takes a fetched mail; a panic is an error (a mail that makes take
+// panic is then quarantined like one that keeps failing, instead of
+// stopping the process on every replica in turn).
+func (p *poller) take(ctx context.Context, raw []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.log.Error("email: taking an IMAP mail panicked", "panic", r, "stack", string(debug.Stack()))
+			err = fmt.Errorf("email: panic while taking the mail: %v", r)
+		}
+	}()
+	return p.c.take(ctx, p.box, raw, fetched, "")
+}
+
+// failureField names a mail in the failures hash.
+func failureField(uidValidity uint32, uid imap.UID, folder string) string {
+	return strconv.FormatUint(uint64(uidValidity), 10) + ":" + strconv.FormatUint(uint64(uid), 10) + ":" + folder
+}
+
+// failed handles a mail that take refused: a transient failure, or one
+// that cannot be counted (Redis unreachable), is returned and the mail
+// tried again after the backoff; a counted one too, until the
+// maxAttempts-th, which quarantines the mail with the error as its reason
+// and returns nil, so the mail is marked done and the mailbox goes on.
+func (p *poller) failed(ctx context.Context, field string, uid imap.UID, raw []byte, cause error) error {
+	err := fmt.Errorf("email: IMAP mail UID %d not stored: %w", uid, cause)
+	if ctx.Err() != nil || transient(cause) {
+		return err
+	}
+	key := p.c.imapFailuresKey(p.box)
+	tx := p.c.env.Redis.TxPipeline()
+	n := tx.HIncrBy(ctx, key, field, 1)
+	tx.Expire(ctx, key, imapFailuresTTL)
+	if _, cerr := tx.Exec(ctx); cerr != nil {
+		p.log.Warn("email: IMAP mail not stored, and the failure not counted", "uid", uid, "err", cause, "count_err", cerr)
+		return err
+	}
+	p.failing[field] = true
+	limit := max(p.c.tune.maxAttempts, 1)
+	if n.Val() < int64(limit) {
+		p.log.Warn("email: IMAP mail not stored; trying again", "uid", uid, "attempt", n.Val(), "of", limit, "err", cause)
+		return err
+	}
+	reason := fmt.Sprintf("not stored after %d attempts: %s", n.Val(), cut(cause.Error(), 1000))
+	if qerr := p.c.quarantine(ctx, p.box, raw, fetched, reason); qerr != nil {
+		return fmt.Errorf("%w; not quarantined either: %w", err, qerr)
+	}
+	p.log.Warn("email: IMAP mail quarantined after failing again and again; going on with the next", "uid", uid, "attempts", n.Val())
+	p.succeeded(ctx, field)
+	return nil
+}
+
+// succeeded forgets the failures of a mail that is done. The count is
+// best effort: one left behind expires with the hash.
+func (p *poller) succeeded(ctx context.Context, field string) {
+	if !p.failing[field] {
+		return
+	}
+	if err := p.c.env.Redis.HDel(ctx, p.c.imapFailuresKey(p.box), field).Err(); err != nil {
+		p.log.Debug("email: IMAP failure count not cleared; it expires", "err", err)
+		return
+	}
+	delete(p.failing, field)
+}
+
+// transient reports whether err is a failure of the moment that says
+// nothing about the mail: a connection or timeout (to Redis or anything
+// else), Redis loading, failing over, read-only or out of clients, or an
+// error its maker marked temporary.
+func transient(err error) bool {
+	var ne net.Error
+	var ce *connectors.Error
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.Is(err, errLeaseLost),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, redis.ErrClosed), errors.Is(err, redis.ErrPoolTimeout), errors.As(err, &ne):
+		return true
+	case errors.As(err, &ce):
+		return ce.Temporary
+	case redis.IsLoadingError(err), redis.IsReadOnlyError(err), redis.IsClusterDownError(err), redis.IsTryAgainError(err),
+		redis.IsMasterDownError(err), redis.IsMaxClientsError(err):
+		return true
+	}
+	if _, ok := redis.IsMovedError(err); ok {
+		return true
+	}
+	_, ok := redis.IsAskError(err)
+	return ok
 }
 
 // fetch returns one body section of the mail in set, nil when the mail is

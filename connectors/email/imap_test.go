@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -32,6 +33,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"switchboard/connectors"
+	"switchboard/internal/blob"
 	"switchboard/internal/imaptest"
 	"switchboard/internal/redistest"
 )
@@ -49,6 +51,9 @@ type counting struct {
 	calls map[string]int
 	// before, set before the connectors run, sees each message first.
 	before func(m *connectors.Message)
+	// fail, set before the connectors run, may refuse a message: its
+	// error is Ingest's.
+	fail func(m *connectors.Message) error
 }
 
 func newCounting() *counting { return &counting{inbox: newInbox(), calls: map[string]int{}} }
@@ -59,6 +64,11 @@ func (c *counting) Ingest(ctx context.Context, m *connectors.Message) (connector
 	c.mu.Unlock()
 	if c.before != nil {
 		c.before(m)
+	}
+	if c.fail != nil {
+		if err := c.fail(m); err != nil {
+			return connectors.Accepted{}, err
+		}
 	}
 	return c.inbox.Ingest(ctx, m)
 }
@@ -133,6 +143,7 @@ type rig struct {
 	rdb    redis.UniversalClient
 	prefix string
 	in     *counting
+	blobs  *blob.Store // nil: the connectors run without a blob store
 }
 
 func newRig(t *testing.T) *rig {
@@ -165,7 +176,7 @@ func (r *rig) run(box Mailbox, tune func(*imapTuning), reg prometheus.Registerer
 	t := r.t
 	t.Helper()
 	rp := &replica{log: &logBuf{}, events: make(chan string, 1000)}
-	cn, err := New(connectors.Env{In: r.in, Redis: r.rdb, Prefix: r.prefix, Metrics: reg,
+	cn, err := New(connectors.Env{In: r.in, Redis: r.rdb, Prefix: r.prefix, Metrics: reg, Blobs: r.blobs,
 		Log: slog.New(slog.NewTextHandler(rp.log, &slog.HandlerOptions{Level: slog.LevelDebug}))},
 		func(v any) error { *(v.(*[]Mailbox)) = []Mailbox{box}; return nil })
 	if err != nil {
@@ -294,6 +305,21 @@ func (r *rig) state() map[string]string {
 	return h
 }
 
+// waitUID waits for the watermark to reach uid (it is written just after
+// the mail is marked \Seen, so after the mail is stored) and returns the
+// state then, or as it is after 5 s.
+func (r *rig) waitUID(uid string) map[string]string {
+	r.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s := r.state()
+		if s["uid"] == uid || time.Now().After(deadline) {
+			return s
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func counterValue(c prometheus.Counter) float64 {
 	var m dto.Metric
 	_ = c.Write(&m)
@@ -415,7 +441,7 @@ func TestIMAPServerRestart(t *testing.T) {
 	if st := r.in.stored(); fmt.Sprint(st) != fmt.Sprint(want) {
 		t.Errorf("stored %v, want %v", st, want)
 	}
-	if s := r.state(); s["uid"] != "4" {
+	if s := r.waitUID("4"); s["uid"] != "4" {
 		t.Errorf("watermark %v, want uid 4", s)
 	}
 }
@@ -455,7 +481,7 @@ func TestIMAPUIDValidity(t *testing.T) {
 	if n := r.in.callsOf("u1@example.cn"); n != 1 {
 		t.Errorf("the seen mail was ingested %d times, want 1", n)
 	}
-	if s := r.state(); s["uidvalidity"] != strconv.FormatUint(uint64(uv), 10) || s["uid"] != "3" {
+	if s := r.waitUID("3"); s["uidvalidity"] != strconv.FormatUint(uint64(uv), 10) || s["uid"] != "3" {
 		t.Errorf("state %v, want uidvalidity %d uid 3", s, uv)
 	}
 	if !strings.Contains(rp.log.String(), "UIDVALIDITY changed") {
@@ -499,6 +525,173 @@ func TestIMAPOversized(t *testing.T) {
 	}
 	if fl := r.flags("INBOX"); len(fl) != 2 || !allSeen(fl) {
 		t.Errorf("flags %v", fl)
+	}
+}
+
+// A mail that take keeps refusing with an error that is not transient is
+// quarantined at the imapMaxAttempts-th attempt with that error as its
+// reason (and its GBK subject decoded), marked \Seen, passed by the
+// watermark, and the mail behind it comes in: at the first start
+// (startOver), and while idling (catchUp) for a mail that makes take
+// panic.
+func TestIMAPPoisonMail(t *testing.T) {
+	r := newRig(t)
+	store, err := blob.Open(t.TempDir(), blob.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.blobs = store
+	refused := errors.New("router: invalid request: account or external id has reserved characters")
+	r.in.fail = func(m *connectors.Message) error {
+		switch {
+		case strings.HasPrefix(m.Thread.MessageID, "poison-panic"):
+			panic("a bug that this mail trips")
+		case strings.HasPrefix(m.Thread.MessageID, "poison"):
+			return fmt.Errorf("router: ingest: %w", refused)
+		}
+		return nil
+	}
+	subject := "咨询：订单A1001至今未发货"
+	r.deliver(mailText("li@example.cn", "support@example.com", "", gbkWord(t, subject), "poison1@example.cn", "", "", "first"))
+	r.deliver(plain("ok1@example.cn", "li@example.cn", "behind the poison"))
+	rp := r.run(r.box(), func(tu *imapTuning) { tu.backoffMin, tu.backoffMax = 20*time.Millisecond, 80*time.Millisecond }, nil)
+	rp.await(t, "idle", 20*time.Second)
+
+	ctx := context.Background()
+	check := func(when string, wantStored []string, wantQuarantined int, wantReason, wantUID string) {
+		t.Helper()
+		// The watermark moves last: after it, the rest is done.
+		if s := r.waitUID(wantUID); s["uid"] != wantUID {
+			t.Errorf("%s: watermark %v, want uid %s", when, s, wantUID)
+		}
+		st := r.in.stored()
+		for _, id := range wantStored {
+			if st[id] != 1 {
+				t.Errorf("%s: %s stored %d times, want once (stored: %v)", when, id, st[id], st)
+			}
+		}
+		for id := range st {
+			if strings.HasPrefix(id, "poison") {
+				t.Errorf("%s: the poison mail %s was stored", when, id)
+			}
+		}
+		q, _, err := rp.c.Quarantined(ctx, "", 10)
+		if err != nil || len(q) != wantQuarantined {
+			t.Fatalf("%s: quarantine %+v %v, want %d entries; log:\n%s", when, q, err, wantQuarantined, rp.log)
+		}
+		e := q[0] // the newest
+		if !strings.Contains(e.Reason, fmt.Sprintf("not stored after %d attempts", imapMaxAttempts)) ||
+			!strings.Contains(e.Reason, wantReason) || e.Source != "imap" || e.Subject != subject ||
+			e.FromAddress != "li@example.cn" || !e.HasRaw || e.Kept != e.Size || e.Account != "support" {
+			t.Errorf("%s: quarantine entry %+v", when, e)
+		}
+		if fl := r.flags("INBOX"); !allSeen(fl) {
+			t.Errorf("%s: flags %v, want all \\Seen", when, fl)
+		}
+		if n, err := r.rdb.Exists(ctx, r.prefix+"{em:support}:imap:failures").Result(); err != nil || n != 0 {
+			t.Errorf("%s: failure counts left behind (%d, %v)", when, n, err)
+		}
+	}
+	check("first start", []string{"ok1@example.cn"}, 1, "reserved characters", "2")
+	if n := r.in.callsOf("poison1@example.cn"); n != imapMaxAttempts {
+		t.Errorf("the poison mail was tried %d times, want %d", n, imapMaxAttempts)
+	}
+	if !strings.Contains(rp.log.String(), "attempt=4 of=5") {
+		t.Errorf("the attempts are not logged:\n%s", rp.log)
+	}
+
+	// While idling: the same through catchUp.
+	r.deliver(mailText("li@example.cn", "support@example.com", "", gbkWord(t, subject), "poison-panic@example.cn", "", "", "again"))
+	r.deliver(plain("ok2@example.cn", "li@example.cn", "behind the second poison"))
+	eventually(t, 20*time.Second, "the mail behind the second poison mail", func() bool { return r.in.stored()["ok2@example.cn"] == 1 })
+	check("while idling", []string{"ok1@example.cn", "ok2@example.cn"}, 2, "panic while taking the mail: a bug that this mail trips", "4")
+	if n := r.in.callsOf("poison-panic@example.cn"); n != imapMaxAttempts {
+		t.Errorf("the second poison mail was tried %d times, want %d", n, imapMaxAttempts)
+	}
+	raw, q, err := rp.c.QuarantinedRaw(ctx, "support", mustNewest(t, rp.c).ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(raw)
+	raw.Close()
+	if !strings.Contains(string(b), "Message-ID: <poison-panic@example.cn>") || int64(len(b)) != q.Kept {
+		t.Errorf("kept mail (%d bytes, entry says %d): %.300q", len(b), q.Kept, b)
+	}
+}
+
+// mustNewest returns the newest quarantine entry.
+func mustNewest(t *testing.T, c *Connector) connectors.Quarantined {
+	t.Helper()
+	q, _, err := c.Quarantined(context.Background(), "", 1)
+	if err != nil || len(q) != 1 {
+		t.Fatalf("quarantine: %+v %v", q, err)
+	}
+	return q[0]
+}
+
+// Redis going away while a mail is taken, and coming back before the
+// failure would be counted, quarantines nothing even with one attempt
+// allowed: the take step's connection error is transient. The mail is
+// taken once Redis answers again.
+func TestIMAPRedisOutage(t *testing.T) {
+	srv := imaptest.Start(t, imaptest.User{Name: imapUser, Password: imapPass})
+	rs := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
+	opts, err := redis.ParseURL(rs.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opts)
+	t.Cleanup(func() { rdb.Close() })
+	r := &rig{t: t, srv: srv, rdb: rdb, prefix: redistest.Prefix(t), in: newCounting()}
+	down, back := make(chan error, 1), make(chan struct{})
+	var once sync.Once
+	r.in.fail = func(m *connectors.Message) error {
+		var err error
+		if m.Thread.MessageID == "outage@example.cn" {
+			once.Do(func() {
+				rs.Stop() // Redis dies under the take step
+				err = rdb.Ping(context.Background()).Err()
+				down <- err
+				<-back // and is back before the failure is handled
+			})
+		}
+		if err != nil {
+			return fmt.Errorf("router: ingest identity: %w", err)
+		}
+		return nil
+	}
+	rp := r.run(r.box(), func(tu *imapTuning) {
+		tu.backoffMin, tu.backoffMax, tu.maxAttempts = 20*time.Millisecond, 80*time.Millisecond, 1
+	}, nil)
+	rp.await(t, "idle", 10*time.Second)
+	r.deliver(plain("outage@example.cn", "li@example.cn", "during an outage"))
+	select {
+	case err := <-down:
+		if err == nil {
+			t.Fatal("Redis answered after it was stopped")
+		}
+		t.Logf("the take step failed with %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the mail was not fetched; log:\n%s", rp.log)
+	}
+	rs.Restart()
+	close(back)
+	eventually(t, 20*time.Second, "the mail stored once Redis is back", func() bool { return r.in.stored()["outage@example.cn"] == 1 })
+	if s := r.waitUID("1"); s["uid"] != "1" {
+		t.Errorf("watermark %v, want uid 1", s)
+	}
+	ctx := context.Background()
+	if n, err := rdb.XLen(ctx, r.prefix+"{em:support}:quarantine").Result(); err != nil || n != 0 {
+		t.Errorf("%d mails quarantined (%v), want none; log:\n%s", n, err, rp.log)
+	}
+	if n, err := rdb.Exists(ctx, r.prefix+"{em:support}:imap:failures").Result(); err != nil || n != 0 {
+		t.Errorf("the outage was counted as a failure of the mail (%d, %v)", n, err)
+	}
+	if n := r.in.callsOf("outage@example.cn"); n != 2 {
+		t.Errorf("%d ingest calls, want 2 (the failed one, then the one that stored it)", n)
+	}
+	if !allSeen(r.flags("INBOX")) {
+		t.Error("the mail was not marked \\Seen")
 	}
 }
 
@@ -549,7 +742,7 @@ func TestIMAPReplicas(t *testing.T) {
 	}
 	eventually(t, 5*time.Second, "the old holder noticing", func() bool { return strings.Contains(other.log.String(), "IMAP lease lost") })
 	t.Logf("%d ingest calls for 8 mails", r.in.totalCalls())
-	if s := r.state(); s["uid"] != "8" {
+	if s := r.waitUID("8"); s["uid"] != "8" {
 		t.Errorf("watermark %v, want uid 8", s)
 	}
 }

@@ -20,10 +20,9 @@ import (
 
 // Bounds on what one mail puts in a message.
 const (
-	maxText    = 60 << 10 // the router takes 64 KiB of text
-	maxRaw     = 200 << 10
-	maxHTML    = 200 << 10
-	quarantine = 10000 // entries kept in a mailbox's quarantine stream
+	maxText = 60 << 10 // the router takes 64 KiB of text
+	maxRaw  = 200 << 10
+	maxHTML = 200 << 10
 )
 
 // envelope is what is known of how a mail reached us: its SMTP reverse
@@ -90,10 +89,10 @@ func deliveredTag(box *Mailbox, m *mailparse.Mail) string {
 func (c *Connector) take(ctx context.Context, box *Mailbox, raw []byte, env envelope, plusTag string) error {
 	m, err := mailparse.Parse(raw, mailparse.Limits{MaxBytes: int(box.MaxMessageBytes)})
 	if err != nil {
-		return c.quarantine(ctx, box, raw, err.Error())
+		return c.quarantine(ctx, box, raw, env, err.Error())
 	}
 	if m.From.Addr == "" {
-		return c.quarantine(ctx, box, raw, "no From address")
+		return c.quarantine(ctx, box, raw, env, "no From address")
 	}
 	if c.ours(m.From.Addr) {
 		// Our own mail coming back: a loop.
@@ -133,7 +132,7 @@ func (c *Connector) take(ctx context.Context, box *Mailbox, raw []byte, env enve
 				// Fetched mail cannot be deferred, and retrying it would
 				// hold up every later mail of the mailbox for up to an
 				// hour: it is kept for an operator instead.
-				return c.quarantine(ctx, box, raw, fmt.Sprintf("more than per_sender_per_hour (%d) new conversations from one sender",
+				return c.quarantine(ctx, box, raw, env, fmt.Sprintf("more than per_sender_per_hour (%d) new conversations from one sender",
 					box.PerSenderPerHour))
 			case errors.Is(err, errOverLimit):
 				c.m.mails.WithLabelValues(box.ID, "deferred").Inc()
@@ -274,27 +273,6 @@ func (c *Connector) allow(ctx context.Context, box *Mailbox, sender string) erro
 // errOverLimit defers a sender's mail over per_sender_per_hour (450).
 var errOverLimit = &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 7, 1},
 	Message: "Too many new conversations from this sender; try later"}
-
-// quarantine keeps a mail that cannot be taken, with its reason, where an
-// operator can see it; the sender is told it was accepted, since a retry
-// would fail the same way.
-func (c *Connector) quarantine(ctx context.Context, box *Mailbox, raw []byte, reason string) error {
-	ref := ""
-	if c.env.Blobs != nil {
-		id := blob.IDFor("email-quarantine", box.ID, hash(string(raw), 40))
-		if _, err := c.env.Blobs.Put(ctx, id, bytes.NewReader(raw), "quarantined.eml", "message/rfc822"); err == nil {
-			ref = id
-		}
-	}
-	err := c.env.Redis.XAdd(ctx, &redis.XAddArgs{Stream: c.env.Prefix + "{em:" + box.ID + "}:quarantine", MaxLen: quarantine, Approx: true,
-		Values: []any{"reason", reason, "blob", ref, "bytes", len(raw), "at", c.env.Now().UnixMilli()}}).Err()
-	if err != nil {
-		return fmt.Errorf("email: quarantine: %w", err)
-	}
-	c.m.mails.WithLabelValues(box.ID, "quarantined").Inc()
-	c.env.Log.Warn("email: mail quarantined", "mailbox", box.ID, "reason", reason)
-	return nil
-}
 
 func first(xs []string) string {
 	if len(xs) == 0 {

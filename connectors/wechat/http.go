@@ -118,6 +118,7 @@ func (c *Connector) receive(ctx context.Context, r *connectors.Request) (*connec
 	if n.ignore {
 		return success(), nil
 	}
+	c.addSceneFields(ctx, a, &n.msg)
 	acc, err := c.env.In.Ingest(ctx, &n.msg)
 	if err != nil {
 		var ce *connectors.Error

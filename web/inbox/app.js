@@ -75,8 +75,13 @@
     lastIds: { agent: "", inbox: "" },
     ws: null, wsTimer: 0, pingTimer: 0, backoff: 0, lastRx: 0, conn: "reconnecting",
     error: null, notice: null, loginErr: null,
+    quar: newQuarantine(),
   };
   if (!["mine", "unassigned", "all"].includes(S.view)) S.view = "all";
+  // newQuarantine is the quarantine view's state (supervisors and admins).
+  function newQuarantine() {
+    return { open: false, items: [], next: null, loading: false, loaded: false, seq: 0, confirm: null, confirmTimer: 0, busy: new Set() };
+  }
 
   // ---------- API
   class ApiError extends Error {
@@ -277,6 +282,7 @@
     clearTimeout(S.agentsTimer);
     clearTimeout(S.ticketTimer);
     clearTimeout(S.windowTimer);
+    clearTimeout(S.quar.confirmTimer);
     S.agentsTimer = S.ticketTimer = S.windowTimer = 0;
     S.agentsAgain = S.catchUpAgain = S.catchUpAfterLoad = false;
     S.ticketSeq++;
@@ -286,6 +292,7 @@
       pendingDelivery: new Map(), seen: new Set(), unread: new Set(), agents: [], teams: [],
       customer: null, ticket: null, lastIds: { agent: "", inbox: "" }, error: null, notice: null,
       draftKey: null, draftSig: null, sending: false, windowRefused: null,
+      quar: Object.assign(newQuarantine(), { seq: S.quar.seq + 1 }),
     });
     S.listSeq++;
     S.threadSeq++;
@@ -294,6 +301,8 @@
     $("reply-text").value = "";
     renderError();
     renderNotice();
+    renderQuarantineFrame();
+    if (globalThis.SwitchboardCalls) globalThis.SwitchboardCalls.reset();
   }
 
   function sessionExpired() {
@@ -667,7 +676,7 @@
         cls === "message-note" ? h("span", { class: "note-label" }, t("thread.note")) : null,
         h("span", { class: "message-author" }, who),
         timeEl("message-time", m.created_at)),
-      h("div", { class: "message-bubble kind-" + kind }, ...msgContent(m)),
+      h("div", { class: "message-bubble kind-" + kind }, subjectEl(m), ...msgContent(m)),
       cls === "message-out" ? deliveryEl(m.delivery) : null);
   }
 
@@ -687,6 +696,12 @@
     return u.protocol === "http:" || u.protocol === "https:" ? u.href : null;
   }
   const unavailable = () => h("div", { class: "media-missing" }, t("media.unavailable"));
+  // subjectEl shows a customer's mail subject (decoded by the connector)
+  // above the text.
+  function subjectEl(m) {
+    const f = fieldsOf(m);
+    return m.direction === "in" && f.subject ? h("div", { class: "message-subject" }, f.subject) : null;
+  }
 
   // msgContent is what goes in a message's bubble, by kind.
   function msgContent(m) {
@@ -1686,6 +1701,183 @@
     panel.replaceChildren(...kids);
   }
 
+  // ---------- quarantine (supervisors and admins)
+  // Mail the e-mail connector could not take (a mail bomb, no From, a mail
+  // that kept failing) is listed here newest first: its raw mail can be
+  // downloaded, an entry dismissed (a second click confirms). Everything in
+  // an entry but its numbers is the sender's text, shown as text only.
+  const canQuarantine = () => !!S.me && (S.me.role === "supervisor" || S.me.role === "admin");
+  const qKey = (it) => it.mailbox + "/" + it.id;
+  const Q_RAW = /^\/api\/v1\/email\/quarantine\/[A-Za-z0-9_-]+\/[0-9]+-[0-9]+\/raw$/;
+
+  function openQuarantine() {
+    if (!canQuarantine()) return;
+    S.quar.open = true;
+    renderQuarantineFrame();
+    loadQuarantine(true);
+  }
+  function closeQuarantine() {
+    S.quar.open = false;
+    S.quar.confirm = null;
+    renderQuarantineFrame();
+  }
+
+  // renderQuarantineFrame shows the button to supervisors and admins, and
+  // the view in place of the conversation panes while it is open.
+  function renderQuarantineFrame() {
+    const can = canQuarantine();
+    if (!can) S.quar.open = false;
+    const open = S.quar.open;
+    const btn = $("quarantine-toggle");
+    btn.hidden = !can;
+    btn.setAttribute("aria-pressed", open ? "true" : "false");
+    btn.classList.toggle("on", open);
+    $("quarantine-view").hidden = !open;
+    document.querySelector(".panes").hidden = open;
+    document.body.dataset.view = open ? "quarantine" : "inbox";
+    if (open) renderQuarantine();
+  }
+
+  async function loadQuarantine(reset) {
+    const seq = ++S.quar.seq;
+    const q = new URLSearchParams({ limit: "100" });
+    if (!reset && S.quar.next) q.set("before", S.quar.next);
+    S.quar.loading = true;
+    renderQuarantine();
+    try {
+      const r = await api("GET", "/email/quarantine?" + q.toString());
+      if (seq !== S.quar.seq) return;
+      if (reset) S.quar.items = [];
+      const have = new Set(S.quar.items.map(qKey));
+      for (const it of (r && Array.isArray(r.items) ? r.items : [])) {
+        if (!it || typeof it !== "object" || typeof it.id !== "string" || typeof it.mailbox !== "string" || have.has(qKey(it))) continue;
+        have.add(qKey(it));
+        S.quar.items.push(it);
+      }
+      S.quar.next = (r && typeof r.next_before === "string" && r.next_before) || null;
+      S.quar.loaded = true;
+    } catch (e) {
+      if (seq !== S.quar.seq) return;
+      showError(e);
+      if (e.status === 403) closeQuarantine();
+    } finally {
+      if (seq === S.quar.seq) { S.quar.loading = false; renderQuarantine(); }
+    }
+  }
+
+  function qFrom(it) {
+    const name = typeof it.from_name === "string" ? it.from_name : "";
+    const addr = typeof it.from_address === "string" ? it.from_address : "";
+    if (name && addr) return name + " <" + addr + ">";
+    return name || addr;
+  }
+  const qFileName = (it) => "quarantined-" + token(it.mailbox) + "-" + String(it.id).replace(/[^0-9-]/g, "") + ".eml";
+
+  function qRow(it) {
+    const key = qKey(it);
+    const from = qFrom(it);
+    const sender = typeof it.sender === "string" ? it.sender : "";
+    const busy = S.quar.busy.has(key);
+    const confirming = S.quar.confirm === key;
+    const raw = typeof it.raw_url === "string" && Q_RAW.test(it.raw_url) ? it.raw_url : "";
+    const size = sizeText(Number(it.size) || 0);
+    return h("tr", { class: "q-row", data: { key, mailbox: token(it.mailbox), id: String(it.id).replace(/[^0-9-]/g, "") } },
+      h("td", { class: "q-when" }, timeEl("q-time", it.at)),
+      h("td", { class: "q-mailbox", title: typeof it.mailbox_address === "string" ? it.mailbox_address : null }, it.mailbox),
+      h("td", { class: "q-from" },
+        h("div", { class: "q-from-text" + (from ? "" : " muted") }, from || t("q.noFrom")),
+        sender && sender.toLowerCase() !== String(it.from_address || "").toLowerCase()
+          ? h("div", { class: "q-sender" }, t("q.sender", { sender })) : null),
+      h("td", { class: "q-subject" + (it.subject ? "" : " muted") }, it.subject || t("q.noSubject")),
+      h("td", { class: "q-reason" }, String(it.reason || "")),
+      h("td", { class: "q-num q-size" }, size, it.header_only ? h("div", { class: "q-note" }, t("q.headerOnly")) : null),
+      h("td", { class: "q-actions" },
+        raw
+          ? h("a", { class: "q-download", href: raw, download: qFileName(it), data: { key } }, t("q.download"))
+          : h("span", { class: "q-note" }, t("q.noRaw")),
+        h("button", {
+          type: "button", class: "btn btn-sm q-dismiss" + (confirming ? " q-confirm" : ""), disabled: busy,
+          data: { key, confirm: confirming ? "1" : "" },
+        }, t(busy ? "q.dismissing" : confirming ? "q.confirm" : "q.dismiss"))));
+  }
+
+  function renderQuarantine() {
+    if (!S.quar.open) return;
+    const items = S.quar.items;
+    $("quarantine-list").replaceChildren(...items.map(qRow));
+    const empty = $("quarantine-empty");
+    empty.hidden = items.length > 0;
+    empty.textContent = S.quar.loading || !S.quar.loaded ? t("q.loading") : t("q.empty");
+    $("quarantine-count").textContent = S.quar.loaded ? t(S.quar.next ? "q.countMore" : "q.count", { n: items.length }) : "";
+    const more = $("quarantine-more");
+    more.hidden = !S.quar.next;
+    more.disabled = S.quar.loading;
+    $("quarantine-refresh").disabled = S.quar.loading;
+  }
+
+  async function dismissQuarantined(key) {
+    const it = S.quar.items.find((x) => qKey(x) === key);
+    if (!it || S.quar.busy.has(key)) return;
+    clearTimeout(S.quar.confirmTimer);
+    if (S.quar.confirm !== key) {
+      // First click: ask again, for a few seconds.
+      S.quar.confirm = key;
+      S.quar.confirmTimer = setTimeout(() => {
+        if (S.quar.confirm === key) { S.quar.confirm = null; renderQuarantine(); }
+      }, 5000);
+      renderQuarantine();
+      return;
+    }
+    S.quar.confirm = null;
+    S.quar.busy.add(key);
+    renderQuarantine();
+    const quar = S.quar;
+    try {
+      await api("DELETE", "/email/quarantine/" + enc(it.mailbox) + "/" + enc(it.id));
+      quar.items = quar.items.filter((x) => qKey(x) !== key);
+    } catch (e) {
+      if (e.status === 404) quar.items = quar.items.filter((x) => qKey(x) !== key); // dismissed elsewhere
+      else showError(e);
+    } finally {
+      quar.busy.delete(key);
+      renderQuarantine();
+    }
+  }
+
+  // downloadQuarantined fetches the raw mail with the agent's token and
+  // saves it; the object URL is typed as bytes and never shown, so the
+  // mail is never rendered in the inbox's origin.
+  async function downloadQuarantined(a) {
+    const it = S.quar.items.find((x) => qKey(x) === a.dataset.key);
+    const raw = it && typeof it.raw_url === "string" && Q_RAW.test(it.raw_url) ? it.raw_url : "";
+    if (!raw || a.dataset.state === "loading") return;
+    a.dataset.state = "loading";
+    let res = null;
+    try {
+      res = await fetch(raw, { headers: { Authorization: "Bearer " + S.token }, cache: "no-store" });
+    } catch (_) { res = null; }
+    if (res && res.status === 401) { sessionExpired(); return; }
+    if (!res || !res.ok) {
+      a.dataset.state = "failed";
+      const er = (res && (await res.json().catch(() => null))) || {};
+      showError(res ? new ApiError(res.status, (er.error && er.error.code) || "", (er.error && er.error.message) || "") : new ApiError(0, "network", ""));
+      return;
+    }
+    let blob;
+    try { blob = await res.blob(); } catch (_) {
+      a.dataset.state = "failed";
+      showError(new ApiError(0, "network", ""));
+      return;
+    }
+    const u = URL.createObjectURL(new Blob([blob], { type: "application/octet-stream" }));
+    const tmp = h("a", { href: u, download: qFileName(it), hidden: true });
+    document.body.append(tmp);
+    tmp.click();
+    tmp.remove();
+    setTimeout(() => URL.revokeObjectURL(u), 60000);
+    a.dataset.state = "done";
+  }
+
   // ---------- top bar
   function renderTop() {
     $("me-name").textContent = S.me ? S.me.name || S.me.email || "" : "";
@@ -1695,6 +1887,7 @@
     ps.value = st;
     ps.dataset.status = token(st);
     setConn(S.conn);
+    renderQuarantineFrame();
   }
   function setConn(state) {
     S.conn = state;
@@ -1738,6 +1931,7 @@
     renderCustomer();
     renderError();
     renderNotice();
+    renderQuarantineFrame();
     if (S.loginErr) setLoginError(S.loginErr);
   }
   function switchLang() {
@@ -1888,12 +2082,10 @@
         }
         break;
       }
-      case "call.screenpop": {
-        const from = d.from || d.phone || (d.customer && d.customer.name) || "";
-        const cust = (d.customer && d.customer.id) || d.customer_id;
-        showNotice(() => t("notice.call", { from }), cust ? () => { S.ticket = null; S.ticketSeq++; loadCustomer(cust); document.body.classList.add("show-customer"); } : null);
+      case "call.screenpop":
+      case "call.updated": // the screen-pop lives in calls.js
+        if (globalThis.SwitchboardCalls) globalThis.SwitchboardCalls.event(ev.type, d);
         break;
-      }
       case "sla.warning": {
         const cid = d.conversation_id || (d.conversation && d.conversation.id);
         const c = cid && S.byId.get(cid);
@@ -1980,11 +2172,12 @@
     }
     if (e.key === "Escape") {
       if (isTyping(tgt)) { tgt.blur(); $("conversation-list").focus(); e.preventDefault(); }
+      else if (S.quar.open) closeQuarantine();
       else if (document.body.classList.contains("show-customer")) document.body.classList.remove("show-customer");
       else if (S.error) hideError();
       return;
     }
-    if (isTyping(tgt) || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (isTyping(tgt) || e.ctrlKey || e.metaKey || e.altKey || S.quar.open) return;
     const list = $("conversation-list");
     const inList = tgt === list || list.contains(tgt);
     switch (e.key) {
@@ -2095,6 +2288,16 @@
       if (!cd.types || !Array.from(cd.types).includes("text/plain")) e.preventDefault();
       addFiles(files);
     });
+    $("quarantine-toggle").addEventListener("click", () => (S.quar.open ? closeQuarantine() : openQuarantine()));
+    $("quarantine-close").addEventListener("click", closeQuarantine);
+    $("quarantine-refresh").addEventListener("click", () => loadQuarantine(true));
+    $("quarantine-more").addEventListener("click", () => loadQuarantine(false));
+    $("quarantine-list").addEventListener("click", (e) => {
+      const a = e.target.closest(".q-download");
+      if (a) { e.preventDefault(); downloadQuarantined(a); return; }
+      const b = e.target.closest(".q-dismiss");
+      if (b && !b.disabled) dismissQuarantined(b.dataset.key);
+    });
     document.addEventListener("keydown", onKey);
     window.addEventListener("online", wakeUp);
     document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") wakeUp(); });
@@ -2110,6 +2313,8 @@
     else { renderAll(); showLogin(); }
   }
 
+  // The screen-pop of calls (calls.js) works through these.
+  globalThis.SwitchboardInbox = { api, t, errorText, agentName, openConversation, current: () => S.open };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", boot);
   else boot();
 })();

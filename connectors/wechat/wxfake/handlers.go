@@ -37,6 +37,7 @@ func (s *Server) handler() http.Handler {
 	mux.HandleFunc("/cgi-bin/media/upload", s.only(http.MethodPost, s.handleUpload))
 	mux.HandleFunc("/cgi-bin/media/get", s.only(http.MethodGet, s.handleMediaGet))
 	mux.HandleFunc("/cgi-bin/user/info", s.only(http.MethodGet, s.handleUserInfo))
+	mux.HandleFunc("/cgi-bin/qrcode/create", s.only(http.MethodPost, s.handleQRCreate))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.wait(r) {
 			return

@@ -11,6 +11,7 @@
 //	POST /cgi-bin/media/upload?access_token=&type=
 //	GET  /cgi-bin/media/get?access_token=&media_id=
 //	GET  /cgi-bin/user/info?access_token=&openid=&lang=
+//	POST /cgi-bin/qrcode/create?access_token=       (qrcode.go)
 //
 // and, like WeChat, answers every error with HTTP 200 and a JSON body
 // {"errcode":N,"errmsg":"..."} (Content-Type "application/json;

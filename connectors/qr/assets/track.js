@@ -1,0 +1,71 @@
+// QR tracking page: live updates. Without this script the page shows the
+// thread as it was when loaded, and the refresh link reloads it; with it,
+// new replies and the ticket's status appear by themselves (polling every
+// few seconds while the page is visible). Text only ever goes in through
+// textContent.
+(function () {
+  "use strict";
+  const thread = document.getElementById("thread");
+  if (!thread || !window.fetch) return;
+  const url = thread.dataset.events;
+  let last = thread.dataset.last || "";
+  const number = document.getElementById("ticket-number");
+  const status = document.getElementById("ticket-status");
+  const seen = new Set(Array.from(thread.querySelectorAll("li[data-id]")).map((li) => li.dataset.id));
+
+  function localTimes(root) {
+    for (const t of root.querySelectorAll("time[datetime]")) {
+      const d = new Date(t.getAttribute("datetime"));
+      if (!isNaN(d)) t.textContent = d.toLocaleString(document.documentElement.lang || undefined, { dateStyle: "short", timeStyle: "short" });
+    }
+  }
+
+  function p(cls, text) {
+    const el = document.createElement("p");
+    el.className = cls;
+    el.textContent = text;
+    return el;
+  }
+
+  function item(it) {
+    const li = document.createElement("li");
+    li.className = "msg " + (it.direction === "out" ? "out" : "in");
+    li.dataset.id = it.id;
+    const who = p("who", it.who + " · ");
+    const time = document.createElement("time");
+    time.setAttribute("datetime", it.iso);
+    time.textContent = it.when;
+    who.append(time);
+    li.append(who, p("text", it.text));
+    for (const a of it.answers || []) li.append(p("answer", a.label + ": " + a.value));
+    if (it.photos_text) li.append(p("photos", it.photos_text));
+    return li;
+  }
+
+  async function poll() {
+    if (document.hidden) return;
+    const sep = url.includes("?") ? "&" : "?";
+    let res;
+    try {
+      res = await fetch(url + (last ? sep + "after=" + encodeURIComponent(last) : ""), { cache: "no-store" });
+    } catch (_) {
+      return; // offline for a moment: the next poll tries again
+    }
+    if (!res.ok) return;
+    const data = await res.json();
+    for (const it of data.items || []) {
+      if (seen.has(it.id)) continue;
+      seen.add(it.id);
+      const li = item(it);
+      localTimes(li);
+      thread.append(li);
+    }
+    if (data.last_id) last = data.last_id;
+    if (number) number.textContent = data.number ? "#" + data.number : number.dataset.pending;
+    if (status && data.status) status.textContent = data.status;
+  }
+
+  localTimes(thread);
+  setInterval(poll, 4000);
+  document.addEventListener("visibilitychange", poll);
+})();
