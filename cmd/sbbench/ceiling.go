@@ -115,6 +115,10 @@ func drive(ctx context.Context, kind string, c *redis.Client, o options,
 	if err != nil {
 		return res, err
 	}
+	cs0, cpu0, err := commandStats(ctx, c)
+	if err != nil {
+		return res, err
+	}
 	start := time.Now()
 	if h.start != nil {
 		h.start(start)
@@ -127,12 +131,14 @@ func drive(ctx context.Context, kind string, c *redis.Client, o options,
 		h.end(end)
 	}
 	r1, c1, err := counters(ctx, c)
+	cs1, cpu1, err2 := commandStats(ctx, c)
 	stop.Store(true)
 	wg.Wait()
-	if err != nil {
+	if err := errors.Join(err, err2); err != nil {
 		return res, err
 	}
 	res.elapsed, res.reads, res.commands = end.Sub(start), r1-r0, c1-c0
+	res.redisCPU, res.cmdStats = cpu1-cpu0, deltaStats(cs0, cs1)
 	if h.finish != nil {
 		h.finish(&res)
 	}

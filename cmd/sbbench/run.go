@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -129,6 +130,9 @@ func report(o options, ceilings, gateways, wechats, emails []result) string {
 	}
 	line("gateway: Redis round trips per message", per(gateways, func(r result) float64 { return r.perMsg(r.reads) }), "%.2f")
 	line("gateway: Redis commands per message", per(gateways, func(r result) float64 { return r.perMsg(r.commands) }), "%.2f")
+	cpuPerMsg := func(r result) float64 { return float64(r.redisCPU.Microseconds()) / float64(max(r.msgs, 1)) }
+	line("ceiling: Redis CPU µs per message", per(ceilings, cpuPerMsg), "%.1f")
+	line("gateway: Redis CPU µs per message", per(gateways, cpuPerMsg), "%.1f")
 	line("ceiling: Redis round trips per message", per(ceilings, func(r result) float64 { return r.perMsg(r.reads) }), "%.2f")
 	line("gateway: ack (HTTP 202) p50 ms", per(gateways, func(r result) float64 { return msf(pct(r.ack, .5)) }), "%.2f")
 	line("gateway: ack p99 ms", per(gateways, func(r result) float64 { return msf(pct(r.ack, .99)) }), "%.2f")
@@ -155,6 +159,42 @@ func report(o options, ceilings, gateways, wechats, emails []result) string {
 		errs += r.errors
 	}
 	fmt.Fprintf(&b, "\nGateway send errors during measured windows: %d.\n", errs)
+	b.WriteString(commandTable("web chat", gateways))
+	b.WriteString(commandTable("ceiling", ceilings))
+	return b.String()
+}
+
+// commandTable breaks down Redis's work per message by command, for the
+// round whose rate is the median of rs: calls and microseconds inside
+// Redis per acknowledged message (an EVALSHA's time includes the commands
+// its script ran, which are also listed under their own names).
+func commandTable(name string, rs []result) string {
+	if len(rs) == 0 {
+		return ""
+	}
+	s := append([]result(nil), rs...)
+	sort.Slice(s, func(i, j int) bool { return s[i].rate() < s[j].rate() })
+	r := s[len(s)/2]
+	type row struct {
+		cmd string
+		st  cmdStat
+	}
+	var rows []row
+	for k, v := range r.cmdStats {
+		rows = append(rows, row{k, v})
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].st.usec > rows[j].st.usec })
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n%s, Redis time per message by command (median round, INFO commandstats):\n\n", name)
+	b.WriteString("| command | calls / message | µs / message | µs / call |\n|---|---|---|---|\n")
+	n := float64(max(r.msgs, 1))
+	for _, x := range rows {
+		if float64(x.st.calls)/n < 0.01 {
+			continue // background work (dispatch polls, presence)
+		}
+		fmt.Fprintf(&b, "| %s | %.2f | %.1f | %.2f |\n", x.cmd, float64(x.st.calls)/n, float64(x.st.usec)/n,
+			float64(x.st.usec)/float64(x.st.calls))
+	}
 	return b.String()
 }
 

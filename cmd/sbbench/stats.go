@@ -20,6 +20,8 @@ type result struct {
 	e2e       []time.Duration // gateway: send to agent socket
 	reads     int64           // Redis read events (round trips)
 	commands  int64
+	redisCPU  time.Duration // Redis's own CPU time (user + system) over the window
+	cmdStats  map[string]cmdStat
 	errors    int
 	firstErr  error
 }
@@ -63,6 +65,58 @@ func counters(ctx context.Context, c *redis.Client) (reads, cmds int64, err erro
 		}
 	}
 	return reads, cmds, nil
+}
+
+// cmdStat is one command's share of Redis's work (INFO commandstats):
+// calls, and microseconds spent in the command (for EVALSHA, everything
+// the script did, its inner commands included).
+type cmdStat struct{ calls, usec int64 }
+
+// commandStats reads Redis's per-command counters and its CPU time.
+func commandStats(ctx context.Context, c *redis.Client) (map[string]cmdStat, time.Duration, error) {
+	info, err := c.Info(ctx, "commandstats", "cpu").Result()
+	if err != nil {
+		return nil, 0, err
+	}
+	stats := map[string]cmdStat{}
+	var cpu float64
+	for _, line := range strings.Split(info, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(k, "cmdstat_"):
+			var st cmdStat
+			for _, f := range strings.Split(v, ",") {
+				name, val, _ := strings.Cut(f, "=")
+				n, _ := strconv.ParseInt(val, 10, 64)
+				switch name {
+				case "calls":
+					st.calls = n
+				case "usec":
+					st.usec = n
+				}
+			}
+			stats[strings.TrimPrefix(k, "cmdstat_")] = st
+		case k == "used_cpu_sys" || k == "used_cpu_user":
+			f, _ := strconv.ParseFloat(v, 64)
+			cpu += f
+		}
+	}
+	return stats, time.Duration(cpu * float64(time.Second)), nil
+}
+
+// deltaStats is what happened between two commandStats snapshots.
+func deltaStats(before, after map[string]cmdStat) map[string]cmdStat {
+	out := map[string]cmdStat{}
+	for k, a := range after {
+		b := before[k]
+		if d := (cmdStat{a.calls - b.calls, a.usec - b.usec}); d.calls > 0 {
+			out[k] = d
+		}
+	}
+	return out
 }
 
 // median returns the median and range of xs.
