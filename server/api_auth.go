@@ -17,7 +17,7 @@ func decode(c *fiber.Ctx, v any) error {
 	if ct := string(c.Request().Header.ContentType()); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		return fiber.NewError(fiber.StatusUnsupportedMediaType, "send application/json")
 	}
-	dec := json.NewDecoder(bytes.NewReader(c.Body()))
+	dec := json.NewDecoder(bytes.NewReader(c.Request().Body()))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("%w: malformed JSON: %v", errBadInput, err)

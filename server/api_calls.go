@@ -56,7 +56,7 @@ func (s *Server) callTicket(c *fiber.Ctx) error {
 	var in struct {
 		Name string `json:"name"`
 	}
-	if len(c.Body()) > 0 {
+	if len(c.Request().Body()) > 0 {
 		if err := decode(c, &in); err != nil {
 			return err
 		}

@@ -15,7 +15,7 @@ import (
 // routes is the whole URL table.
 func (s *Server) routes() {
 	a := s.app
-	a.Use(s.recoverPanics)
+	a.Use(s.recoverPanics, refuseEncodedBodies)
 	a.Get("/healthz", s.healthz)
 	a.Get("/readyz", s.readyz)
 	if s.Metrics != nil {

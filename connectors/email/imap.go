@@ -70,6 +70,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -91,13 +92,15 @@ type imapTuning struct {
 	// (idle or poll wait began), "lost" (lease lost or released).
 	event func(box, what string)
 	// maxAttempts is how many counted failures to take a mail quarantine
-	// it (imapMaxAttempts).
+	// it (imapMaxAttempts), and failSpan how long after the first of them
+	// at least (imapFailSpan).
 	maxAttempts int
+	failSpan    time.Duration
 }
 
 func defaultIMAPTuning() imapTuning {
 	return imapTuning{lease: 30 * time.Second, backoffMin: time.Second, backoffMax: time.Minute, idleRefresh: 25 * time.Minute,
-		maxAttempts: imapMaxAttempts}
+		maxAttempts: imapMaxAttempts, failSpan: imapFailSpan}
 }
 
 // imapMaxAttempts is how often taking a fetched mail may fail with an error
@@ -105,6 +108,13 @@ func defaultIMAPTuning() imapTuning {
 // attempts are spread by the reconnect backoff (1 s, 2 s, 4 s, 8 s: about
 // 15 s for the fifth).
 const imapMaxAttempts = 5
+
+// imapFailSpan is how long a mail must have kept failing, from its first
+// counted failure, before it is quarantined: a failure of some other part
+// of the system that looks like the mail's fault (a full Redis Cluster
+// shard answering OOM, a router error under a storm) passes in minutes and
+// must not cost good mail its place in the inbox.
+const imapFailSpan = 15 * time.Minute
 
 // imapFailuresTTL is how long the failure counts of a mailbox are kept
 // after its last failure.
@@ -523,9 +533,9 @@ func (p *poller) list(cl *imapclient.Client, set imap.UIDSet, floor imap.UID) ([
 // once Redis holds it), then marked \Seen or moved. A mail over
 // max_message_bytes is quarantined with its header only and left on the
 // server; one that failed to be taken too often is quarantined (failed).
-func (p *poller) one(ctx context.Context, cl *imapclient.Client, uidValidity uint32, ref mailRef) error {
+func (p *poller) one(ctx context.Context, cl *imapclient.Client, uidValidity uint32, ref mailRef) (err error) {
 	set := imap.UIDSetNum(ref.uid)
-	var err error
+	var field string
 	if ref.size > p.box.MaxMessageBytes {
 		section := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, Peek: true}
 		var header []byte
@@ -546,16 +556,21 @@ func (p *poller) one(ctx context.Context, cl *imapclient.Client, uidValidity uin
 			p.log.Info("email: IMAP mail gone before it was fetched (expunged)", "uid", ref.uid)
 			return nil
 		}
-		field := failureField(uidValidity, ref.uid, p.im.Folder)
-		if err = p.take(ctx, raw); err == nil {
-			p.succeeded(ctx, field)
-		} else {
+		field = failureField(uidValidity, ref.uid, p.im.Folder)
+		if err = p.take(ctx, raw); err != nil {
 			err = p.failed(ctx, field, ref.uid, raw, err)
 		}
 	}
 	if err != nil {
 		return err
 	}
+	// The failures are forgotten once the mail is marked done: a mail
+	// quarantined but not yet marked is not quarantined again.
+	defer func() {
+		if err == nil && field != "" {
+			p.succeeded(ctx, field)
+		}
+	}()
 	p.c.m.imapFetched.WithLabelValues(p.box.ID).Inc()
 	if p.im.MoveTo != "" {
 		err = within(cl, imapCmdTimeout, func() error { _, err := cl.Move(set, p.im.MoveTo).Wait(); return err })
@@ -593,34 +608,49 @@ func failureField(uidValidity uint32, uid imap.UID, folder string) string {
 
 // failed handles a mail that take refused: a transient failure, or one
 // that cannot be counted (Redis unreachable), is returned and the mail
-// tried again after the backoff; a counted one too, until the
-// maxAttempts-th, which quarantines the mail with the error as its reason
-// and returns nil, so the mail is marked done and the mailbox goes on.
+// tried again after the backoff; a counted one too, until it has failed
+// maxAttempts times over at least failSpan. Then it is quarantined with
+// the error as its reason and failed returns nil, so the mail is marked
+// done and the mailbox goes on. A mail quarantined before whose marking
+// failed is not quarantined again.
 func (p *poller) failed(ctx context.Context, field string, uid imap.UID, raw []byte, cause error) error {
 	err := fmt.Errorf("email: IMAP mail UID %d not stored: %w", uid, cause)
 	if ctx.Err() != nil || transient(cause) {
 		return err
 	}
 	key := p.c.imapFailuresKey(p.box)
+	now := p.c.env.Now()
 	tx := p.c.env.Redis.TxPipeline()
 	n := tx.HIncrBy(ctx, key, field, 1)
+	tx.HSetNX(ctx, key, field+"@", now.UnixMilli())
+	first := tx.HGet(ctx, key, field+"@")
+	quarantined := tx.HGet(ctx, key, field+"!")
 	tx.Expire(ctx, key, imapFailuresTTL)
-	if _, cerr := tx.Exec(ctx); cerr != nil {
+	if _, cerr := tx.Exec(ctx); cerr != nil && !errors.Is(cerr, redis.Nil) {
 		p.log.Warn("email: IMAP mail not stored, and the failure not counted", "uid", uid, "err", cause, "count_err", cerr)
 		return err
 	}
 	p.failing[field] = true
+	if quarantined.Val() != "" {
+		return nil // quarantined on an earlier attempt; mark it done now
+	}
 	limit := max(p.c.tune.maxAttempts, 1)
-	if n.Val() < int64(limit) {
-		p.log.Warn("email: IMAP mail not stored; trying again", "uid", uid, "attempt", n.Val(), "of", limit, "err", cause)
+	since, _ := first.Int64()
+	failing := now.Sub(time.UnixMilli(since))
+	if n.Val() < int64(limit) || failing < p.c.tune.failSpan {
+		p.log.Warn("email: IMAP mail not stored; trying again", "uid", uid, "attempt", n.Val(), "of", limit,
+			"failing_for", failing.Round(time.Second).String(), "err", cause)
 		return err
 	}
-	reason := fmt.Sprintf("not stored after %d attempts: %s", n.Val(), cut(cause.Error(), 1000))
+	reason := fmt.Sprintf("not stored after %d attempts over %s: %s", n.Val(), failing.Round(time.Second), cut(cause.Error(), 1000))
 	if qerr := p.c.quarantine(ctx, p.box, raw, fetched, reason); qerr != nil {
 		return fmt.Errorf("%w; not quarantined either: %w", err, qerr)
 	}
+	if herr := p.c.env.Redis.HSet(ctx, key, field+"!", 1).Err(); herr != nil {
+		p.log.Warn("email: IMAP mail quarantined but not noted so; should marking it fail, it may be quarantined twice",
+			"uid", uid, "err", herr)
+	}
 	p.log.Warn("email: IMAP mail quarantined after failing again and again; going on with the next", "uid", uid, "attempts", n.Val())
-	p.succeeded(ctx, field)
 	return nil
 }
 
@@ -630,7 +660,7 @@ func (p *poller) succeeded(ctx context.Context, field string) {
 	if !p.failing[field] {
 		return
 	}
-	if err := p.c.env.Redis.HDel(ctx, p.c.imapFailuresKey(p.box), field).Err(); err != nil {
+	if err := p.c.env.Redis.HDel(ctx, p.c.imapFailuresKey(p.box), field, field+"@", field+"!").Err(); err != nil {
 		p.log.Debug("email: IMAP failure count not cleared; it expires", "err", err)
 		return
 	}
@@ -658,6 +688,16 @@ func transient(err error) bool {
 	}
 	if _, ok := redis.IsMovedError(err); ok {
 		return true
+	}
+	// A shard out of memory, unable to persist or to reach its replicas, or
+	// busy with a script, says nothing about the mail either.
+	var re redis.Error
+	if errors.As(err, &re) {
+		for _, p := range []string{"OOM ", "MISCONF ", "NOREPLICAS ", "BUSY ", "NOTBUSY "} {
+			if strings.HasPrefix(re.Error(), p) {
+				return true
+			}
+		}
 	}
 	_, ok := redis.IsAskError(err)
 	return ok

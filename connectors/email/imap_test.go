@@ -554,7 +554,9 @@ func TestIMAPPoisonMail(t *testing.T) {
 	subject := "咨询：订单A1001至今未发货"
 	r.deliver(mailText("li@example.cn", "support@example.com", "", gbkWord(t, subject), "poison1@example.cn", "", "", "first"))
 	r.deliver(plain("ok1@example.cn", "li@example.cn", "behind the poison"))
-	rp := r.run(r.box(), func(tu *imapTuning) { tu.backoffMin, tu.backoffMax = 20*time.Millisecond, 80*time.Millisecond }, nil)
+	rp := r.run(r.box(), func(tu *imapTuning) {
+		tu.backoffMin, tu.backoffMax, tu.failSpan = 20*time.Millisecond, 80*time.Millisecond, 0
+	}, nil)
 	rp.await(t, "idle", 20*time.Second)
 
 	ctx := context.Background()
@@ -661,7 +663,7 @@ func TestIMAPRedisOutage(t *testing.T) {
 		return nil
 	}
 	rp := r.run(r.box(), func(tu *imapTuning) {
-		tu.backoffMin, tu.backoffMax, tu.maxAttempts = 20*time.Millisecond, 80*time.Millisecond, 1
+		tu.backoffMin, tu.backoffMax, tu.maxAttempts, tu.failSpan = 20*time.Millisecond, 80*time.Millisecond, 1, 0
 	}, nil)
 	rp.await(t, "idle", 10*time.Second)
 	r.deliver(plain("outage@example.cn", "li@example.cn", "during an outage"))
@@ -981,5 +983,34 @@ func TestIMAPConfig(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), "secret") {
 			t.Errorf("%s: the password is in the error: %v", tc.name, err)
 		}
+	}
+}
+
+// A mail that has failed maxAttempts times but for less than failSpan is
+// not quarantined yet: it keeps being tried (a failure elsewhere that
+// looks like the mail's fault must not cost it its place in the inbox).
+func TestIMAPFailSpan(t *testing.T) {
+	r := newRig(t)
+	store, err := blob.Open(t.TempDir(), blob.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.blobs = store
+	r.in.fail = func(m *connectors.Message) error {
+		if strings.HasPrefix(m.Thread.MessageID, "poison") {
+			return errors.New("router: ingest: conversation kept closing under us")
+		}
+		return nil
+	}
+	r.deliver(mailText("li@example.cn", "support@example.com", "", "订单", "poison-span@example.cn", "", "", "x"))
+	rp := r.run(r.box(), func(tu *imapTuning) {
+		tu.backoffMin, tu.backoffMax, tu.maxAttempts, tu.failSpan = 10*time.Millisecond, 20*time.Millisecond, 2, time.Hour
+	}, nil)
+	eventually(t, 20*time.Second, "the mail tried four times", func() bool { return r.in.callsOf("poison-span@example.cn") >= 4 })
+	if q, _, err := rp.c.Quarantined(context.Background(), "", 10); err != nil || len(q) != 0 {
+		t.Errorf("quarantine %+v %v, want nothing before failSpan", q, err)
+	}
+	if fl := r.flags("INBOX"); allSeen(fl) {
+		t.Errorf("flags %v: the failing mail was marked done", fl)
 	}
 }

@@ -21,15 +21,27 @@ type latest struct {
 	From string `json:"f"`
 	// Text is the mail's text, at most quoteBytes, cut at a line.
 	Text string `json:"t"`
+	// Addr is the sender's address, lower-cased: a reply quotes the mail
+	// only to the person who wrote it.
+	Addr string `json:"a,omitempty"`
 }
 
 // quotes reports whether replies from m quote the customer's latest mail
 // (quote_history, true unless set false).
 func (m *Mailbox) quotes() bool { return m.QuoteHistory == nil || *m.QuoteHistory }
 
+// quotable reports whether l may be quoted in a reply to address to: only
+// when to wrote it. The thread's latest mail may come from a colleague on
+// Cc who answered the mailbox alone; quoting them to the customer would
+// pass on what they wrote to us only.
+func (l *latest) quotable(to string) bool {
+	return l != nil && l.Addr != "" && strings.EqualFold(l.Addr, to)
+}
+
 // latestOf is what a reply needs to quote m, a customer's mail taken at now.
 func latestOf(m *mailparse.Mail, now time.Time) *latest {
-	l := &latest{Date: m.Date, From: m.From.Addr, Text: capText(strings.TrimSpace(m.Text), quoteBytes)}
+	l := &latest{Date: m.Date, From: m.From.Addr, Text: capText(strings.TrimSpace(m.Text), quoteBytes),
+		Addr: strings.ToLower(m.From.Addr)}
 	if l.Date.IsZero() {
 		l.Date = now
 	}

@@ -213,7 +213,7 @@ func compose(box *Mailbox, m *connectors.Outbound, st threadState, msgID string,
 	}
 
 	text := strings.ReplaceAll(m.Text, "\r\n", "\n")
-	if box.quotes() && !m.Automatic && st.Latest != nil {
+	if box.quotes() && !m.Automatic && st.Latest.quotable(m.To.Value) {
 		text = withQuote(text, st.Latest, quoteLanguage(box, st))
 	}
 	body := []byte(strings.ReplaceAll(text, "\n", "\r\n"))

@@ -196,3 +196,42 @@ func TestReplyConfig(t *testing.T) {
 		}
 	}
 }
+
+// A reply quotes only the person it goes to: when the thread's latest mail
+// came from a colleague on Cc who answered the mailbox alone, the reply to
+// the customer quotes nothing rather than pass on the colleague's words.
+func TestQuoteOnlyTheRecipient(t *testing.T) {
+	relay, relayAddr := startRelay(t)
+	in := newInbox()
+	c, addr := start(t, in, func(b *Mailbox) { b.SMTPRelay = &Relay{Addr: relayAddr, Security: "none"} })
+	first := mailText("王镕 <wangrong@example.cn>", "support@example.com", "李娜 <lina@example.cn>", "发票", "q1@example.cn", "", "", "请开发票")
+	if err := deliver(t, addr, "wangrong@example.cn", []string{"support@example.com"}, first); err != nil {
+		t.Fatal(err)
+	}
+	colleague := mailText("李娜 <lina@example.cn>", "support@example.com", "", "Re: 发票", "q2@example.cn", "q1@example.cn",
+		"<q1@example.cn>", "内部说明：他上个月的账还没结")
+	if err := deliver(t, addr, "lina@example.cn", []string{"support@example.com"}, colleague); err != nil {
+		t.Fatal(err)
+	}
+	if n := in.count(); n != 1 {
+		t.Fatalf("%d conversations, want the colleague's mail on the customer's", n)
+	}
+	if _, err := c.Send(context.Background(), reply("01C", "c1", "发票已开")); err != nil {
+		t.Fatal(err)
+	}
+	if _, text := sentText(t, relay); strings.Contains(text, "账还没结") || strings.Contains(text, "\n> ") {
+		t.Errorf("the reply to the customer quotes the colleague:\n%s", text)
+	}
+	// Once the customer writes again, replies quote them again.
+	again := mailText("王镕 <wangrong@example.cn>", "support@example.com", "", "Re: 发票", "q3@example.cn", "q2@example.cn",
+		"<q1@example.cn> <q2@example.cn>", "抬头写公司名")
+	if err := deliver(t, addr, "wangrong@example.cn", []string{"support@example.com"}, again); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Send(context.Background(), reply("01D", "c1", "好的")); err != nil {
+		t.Fatal(err)
+	}
+	if _, text := sentText(t, relay); !strings.Contains(text, "> 抬头写公司名") {
+		t.Errorf("the reply does not quote the customer's own mail:\n%s", text)
+	}
+}
