@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -50,6 +51,9 @@ type Config struct {
 	SLAPolicies  []tickets.SLAPolicy  `yaml:"sla_policies"`
 	// Blobs is where files that come with messages are kept.
 	Blobs Blobs `yaml:"blobs"`
+	// Proxy names the reverse proxies in front of Switchboard, whose word
+	// on the client's address is believed (rate limits and logs use it).
+	Proxy Proxy `yaml:"proxy"`
 
 	// Location is Timezone, loaded.
 	Location *time.Location `yaml:"-"`
@@ -67,6 +71,29 @@ type Blobs struct {
 	MaxBytes int64 `yaml:"max_bytes"`
 	// MaxBlobBytes bounds one file; a larger one is not kept.
 	MaxBlobBytes int64 `yaml:"max_blob_bytes"`
+}
+
+// Proxy tells which request header carries the client's address and
+// from which peers it is believed. Both are set, or neither.
+type Proxy struct {
+	// Header is set by the proxy to the client's address, overwriting any
+	// the client sent: X-Real-IP (nginx: proxy_set_header X-Real-IP
+	// $remote_addr). X-Forwarded-For is read by its first address, which a
+	// client can forge unless the proxy replaces the header.
+	Header string `yaml:"header"`
+	// Trusted lists the proxies' addresses or CIDR ranges; from any other
+	// peer the header is ignored and the peer's own address counts.
+	Trusted []string `yaml:"trusted"`
+}
+
+// httpToken reports whether s is a valid HTTP header name.
+func httpToken(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", r)) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // Default returns the configuration used when a key is not given.
@@ -132,6 +159,21 @@ func (c *Config) check() error {
 	}
 	if len(c.DefaultRegion) != 2 || strings.ToUpper(c.DefaultRegion) != c.DefaultRegion {
 		bad("default_region", "%q is not a two-letter country code like CN", c.DefaultRegion)
+	}
+	switch {
+	case c.Proxy.Header != "" && len(c.Proxy.Trusted) == 0:
+		bad("proxy.trusted", "list the proxies' addresses: proxy.header %q is believed only from them", c.Proxy.Header)
+	case c.Proxy.Header == "" && len(c.Proxy.Trusted) > 0:
+		bad("proxy.header", "name the header the proxies set to the client's address (e.g. X-Real-IP)")
+	case c.Proxy.Header != "" && !httpToken(c.Proxy.Header):
+		bad("proxy.header", "%q is not a header name", c.Proxy.Header)
+	}
+	for i, t := range c.Proxy.Trusted {
+		if _, err := netip.ParsePrefix(t); err != nil {
+			if _, err := netip.ParseAddr(t); err != nil {
+				bad(fmt.Sprintf("proxy.trusted[%d]", i), "%q is neither an IP address nor a CIDR range", t)
+			}
+		}
 	}
 	loc, err := time.LoadLocation(c.Timezone)
 	if err != nil {

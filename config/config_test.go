@@ -141,3 +141,30 @@ func TestLoadBlobsErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadProxy(t *testing.T) {
+	c, err := load(t, "proxy: {header: X-Real-IP, trusted: [10.0.0.0/8, '::1', 192.168.1.5]}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Proxy.Header != "X-Real-IP" || len(c.Proxy.Trusted) != 3 {
+		t.Errorf("proxy %+v", c.Proxy)
+	}
+	for _, tt := range []struct{ doc, want string }{
+		{"proxy: {header: X-Real-IP}\n", `proxy.trusted: list the proxies' addresses: proxy.header "X-Real-IP" is believed only from them`},
+		{"proxy: {trusted: [10.0.0.1]}\n", "proxy.header: name the header the proxies set to the client's address (e.g. X-Real-IP)"},
+		{"proxy: {header: 'X Real', trusted: [10.0.0.1]}\n", `proxy.header: "X Real" is not a header name`},
+		{"proxy: {header: X-Real-IP, trusted: [10.0.0.0/33, proxy.local]}\n",
+			`proxy.trusted[0]: "10.0.0.0/33" is neither an IP address nor a CIDR range` + "\n" +
+				`proxy.trusted[1]: "proxy.local" is neither an IP address nor a CIDR range`},
+	} {
+		_, err := load(t, tt.doc)
+		if err == nil {
+			t.Errorf("%q: loaded, want an error", tt.doc)
+			continue
+		}
+		if _, got, _ := strings.Cut(err.Error(), "\n"); got != tt.want {
+			t.Errorf("%q: error\n%s\nwant\n%s", tt.doc, got, tt.want)
+		}
+	}
+}

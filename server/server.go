@@ -31,6 +31,11 @@ type Options struct {
 	HandlerTimeout time.Duration
 	// ShutdownTimeout bounds the wait for requests in flight at shutdown.
 	ShutdownTimeout time.Duration
+	// ProxyHeader carries the client's address when the peer is one of
+	// TrustedProxies (addresses or CIDR ranges); otherwise, and when
+	// either is empty, the peer's own address is the client's.
+	ProxyHeader    string
+	TrustedProxies []string
 }
 
 // Deps are what the handlers use.
@@ -88,6 +93,13 @@ func New(opts Options, d Deps) *Server {
 		DisableStartupMessage: true,
 		ErrorHandler:          errorHandler(d.Log),
 		AppName:               "switchboard",
+		// Behind a proxy, the client's address is what the proxy says, and
+		// only the listed proxies are asked (else a client could name any
+		// address it likes to dodge a rate limit); it must be an address.
+		ProxyHeader:             proxyHeader(opts),
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          opts.TrustedProxies,
+		EnableIPValidation:      true,
 	})
 	// The body limit holds for every request but uploads, which may
 	// carry an image (requestConfig), and connector endpoints that ask
@@ -95,6 +107,14 @@ func New(opts Options, d Deps) *Server {
 	s.app.Server().HeaderReceived = s.headerReceived
 	s.routes()
 	return s
+}
+
+// proxyHeader is the header to believe, "" unless proxies are listed too.
+func proxyHeader(o Options) string {
+	if len(o.TrustedProxies) == 0 {
+		return ""
+	}
+	return o.ProxyHeader
 }
 
 // App exposes the Fiber app, for tests.

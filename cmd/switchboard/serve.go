@@ -79,7 +79,8 @@ func serve(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 	sockets := &session.Sockets{Events: events, Presences: presences, Log: log, LiveChannel: rt.LiveChannel}
-	srv := server.New(server.Options{Listen: cfg.Listen, PublicURL: cfg.PublicURL, BodyLimit: cfg.BodyLimit},
+	srv := server.New(server.Options{Listen: cfg.Listen, PublicURL: cfg.PublicURL, BodyLimit: cfg.BodyLimit,
+		ProxyHeader: cfg.Proxy.Header, TrustedProxies: cfg.Proxy.Trusted},
 		server.Deps{Router: rt, Auth: session.NewAuth(dir), Directory: dir, Presences: presences, Sockets: sockets,
 			Registry: reg, Redis: conn, Metrics: promReg, Log: log, Blobs: blobs})
 
