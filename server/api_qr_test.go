@@ -317,17 +317,23 @@ func (s *qrStack) submit(code string, values map[string]string, overNet bool, ph
 	return reply{Status: resp.StatusCode, Header: resp.Header, Body: raw}
 }
 
-// announce sends only the header of a POST that declares a body of n
-// bytes, as a browser starts an upload, and returns the status the
-// server answers before any of the body arrives.
+// announce sends only the header of a multipart POST that declares a
+// body of n bytes, as a browser starts an upload, and returns the status
+// the server answers before any of the body arrives.
 func (s *qrStack) announce(path string, n int) int {
+	s.t.Helper()
+	return s.announceAs(path, "multipart/form-data; boundary=b", n)
+}
+
+// announceAs is announce with a content type.
+func (s *qrStack) announceAs(path, contentType string, n int) int {
 	s.t.Helper()
 	conn, err := net.Dial("tcp", strings.TrimPrefix(s.base, "http://"))
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	defer conn.Close()
-	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: gw\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: %d\r\n\r\n", path, n)
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: gw\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", path, contentType, n)
 	_ = conn.SetReadDeadline(time.Now().Add(waitFor))
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
@@ -389,6 +395,13 @@ func TestQRSubmitAndTrack(t *testing.T) {
 	s.listen()
 	adm := s.login(agentAdm.Email)
 	c := s.createCode(adm, elevator)
+	// A customer known by the address the form's sender will type.
+	vip, err := s.rt.Ingest(context.Background(), &connectors.Message{Channel: connectors.Email, Account: "support",
+		ExternalID: "<vip@example.com>", From: connectors.Identity{Type: "email", Value: "li@example.com", Name: "李总"},
+		Kind: connectors.KindText, Text: "Hello"})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	token, page := s.openForm(c.Code)
 	for _, want := range []string{"3号电梯", "EL-2231", "浦东仓库", "所在楼层", `enctype="multipart/form-data"`, `name="photos"`} {
@@ -446,12 +459,37 @@ func TestQRSubmitAndTrack(t *testing.T) {
 	if n := s.blobCount(); n != 1 {
 		t.Errorf("%d blobs after a double submit, want 1", n)
 	}
+	// The customer is the report's own handle: the phone and address typed
+	// into the form are fields, never identities, so the report is not
+	// filed under the customer who owns that address (vip).
 	var cust struct {
 		Identities []struct{ Type, Value string } `json:"identities"`
 	}
 	s.must(200, req{method: "GET", path: "/api/v1/customers/" + conv.CustomerID, token: adm}).decode(t, &cust)
-	if len(cust.Identities) != 1 || cust.Identities[0].Type != "phone" || cust.Identities[0].Value != "+8613800138000" {
-		t.Errorf("customer identities %+v, want the phone", cust.Identities)
+	if len(cust.Identities) != 1 || cust.Identities[0].Type != "visitor" || !strings.HasPrefix(cust.Identities[0].Value, "qr_") {
+		t.Errorf("customer identities %+v, want only the report's handle (visitor qr_…)", cust.Identities)
+	}
+	if vipConv := s.conversation(vip.ConversationID, adm); conv.CustomerID == vipConv.CustomerID {
+		t.Errorf("the report was filed under the customer %s who owns the address typed into the form", vipConv.CustomerID)
+	}
+
+	// Another person sends the same rendered form (a shared or cached
+	// page) with their own report: it is a report of its own, on a
+	// tracking page of its own, not folded into the first one.
+	other := map[string]string{"token": token, "description": "按钮不亮", "floor": "1F"}
+	second := s.submit(c.Code, other, false)
+	if second.Status != 303 || !strings.HasPrefix(second.Header.Get("Location"), "/s/t/") ||
+		second.Header.Get("Location") == first.Header.Get("Location") {
+		t.Fatalf("the same form with other content: %s %v, want 303 to another tracking page", second, second.Header)
+	}
+	if n := len(s.qrConversations(adm)); n != 2 {
+		t.Fatalf("%d QR conversations after a second person's report, want 2", n)
+	}
+	if again := s.submit(c.Code, other, false); again.Header.Get("Location") != second.Header.Get("Location") {
+		t.Errorf("the second report sent twice: %v, want %s", again.Header, second.Header.Get("Location"))
+	}
+	if n := len(s.qrConversations(adm)); n != 2 {
+		t.Errorf("%d QR conversations after the second report's double submit, want 2", n)
 	}
 
 	// The tracking page: the submission, the ticket, then an agent's reply
@@ -514,7 +552,9 @@ func TestQRSubmitAndTrack(t *testing.T) {
 
 func TestQRRefusals(t *testing.T) {
 	t.Parallel()
-	s := newStack(t).withQR(qr.Config{MaxPhotoBytes: 64 << 10, MaxTotalBytes: 128 << 10, SubmitsPerIPHour: 3})
+	// Every post to a live code counts against the address: the five
+	// refused below and three reports make eight.
+	s := newStack(t).withQR(qr.Config{MaxPhotoBytes: 64 << 10, MaxTotalBytes: 128 << 10, SubmitsPerIPHour: 8})
 	s.listen()
 	adm := s.login(agentAdm.Email)
 	c := s.createCode(adm, elevator)
@@ -548,9 +588,23 @@ func TestQRRefusals(t *testing.T) {
 		}
 	}
 
-	// A body over the form's own limit is refused before it is read.
-	if got := s.announce("/s/"+c.Code, 128<<10+bodyRoom+1); got != 413 {
-		t.Errorf("a body over the limit: %d, want 413", got)
+	// A body over the form's own limit is refused before it is read, and
+	// so is a body over the server's limit for anything but a live code's
+	// multipart form: the larger limit is not anyone's for the asking.
+	over := []struct {
+		name, path, ctype string
+		n                 int
+	}{
+		{"over the form's limit", "/s/" + c.Code, "multipart/form-data; boundary=b", 128<<10 + bodyRoom + 1},
+		{"an unknown code", "/s/zzzzzzzzzzzz", "multipart/form-data; boundary=b", testBodyLimit + 1},
+		{"not multipart", "/s/" + c.Code, "application/x-www-form-urlencoded", testBodyLimit + 1},
+		{"no content type", "/s/" + c.Code, "", testBodyLimit + 1},
+		{"a tracking page", "/s/t/AAAAAAAAAAAAAAAAAAAAAAAA", "multipart/form-data; boundary=b", testBodyLimit + 1},
+	}
+	for _, tc := range over {
+		if got := s.announceAs(tc.path, tc.ctype, tc.n); got != 413 {
+			t.Errorf("%s: %d, want 413 before the body is read", tc.name, got)
+		}
 	}
 
 	// A disabled code takes nothing and says so.
@@ -564,10 +618,15 @@ func TestQRRefusals(t *testing.T) {
 	if d := diff(before, withoutRate(s.snapshot())); d != "" {
 		t.Errorf("a disabled code's form wrote something:\n%s", d)
 	}
+	if got := s.announce("/s/"+c.Code, testBodyLimit+1); got != 413 {
+		t.Errorf("a disabled code's form with a large body: %d, want 413 before the body is read", got)
+	}
 	s.must(404, req{method: "GET", path: "/s/zzzzzzzzzzzz"})
 	s.must(200, req{method: "PATCH", path: "/api/v1/qr/codes/" + c.Code, token: adm, body: map[string]any{"disabled": false}})
 
-	// Three reports an hour from one address, then 429.
+	// Eight posts an hour from one address, refused ones included: after
+	// the five refused above, three reports, then 429 for anything,
+	// before a large body is even parsed.
 	for i := range 4 {
 		tok, _ := s.openForm(c.Code)
 		r := s.submit(c.Code, valid(tok), false)
@@ -581,6 +640,9 @@ func TestQRRefusals(t *testing.T) {
 		if i == 3 && !strings.Contains(string(r.Body), "提交太频繁") {
 			t.Errorf("the 429 page: %q", clip(string(r.Body)))
 		}
+	}
+	if r := s.submit(c.Code, valid(token), false, append(testPhoto(t, 8), make([]byte, 65<<10)...)); r.Status != 429 {
+		t.Errorf("a photo too large once the address used its hour: %d, want 429", r.Status)
 	}
 	if n := len(s.qrConversations(adm)); n != 3 {
 		t.Errorf("%d conversations, want 3 (the fourth report was refused)", n)

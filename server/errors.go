@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"switchboard/connectors"
+	"switchboard/connectors/qr"
 	"switchboard/router"
 	"switchboard/session"
 )
@@ -91,7 +92,8 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		status, msg := classify(err)
 		if status >= 500 {
-			log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
+			// A tracking page's path holds its key: logged as a hash.
+			log.Error("request failed", "method", c.Method(), "path", qr.RedactPath(c.Path()), "err", err)
 		}
 		var body apiError
 		body.Error.Code = codeOf(err)

@@ -27,6 +27,10 @@ type Options struct {
 	// min(Deps.Blobs.MaxBlob(), MaxDocumentBytes)), and so may connector
 	// endpoints that ask for more (connectors.LargeBodies).
 	BodyLimit int
+	// MaxLargeBodies is how many requests to connector endpoints may
+	// carry a body above BodyLimit at once (default
+	// DefaultMaxLargeBodies); beyond them, such requests keep BodyLimit.
+	MaxLargeBodies int
 	// HandlerTimeout bounds one request's work (WeChat gives up at 5 s).
 	HandlerTimeout time.Duration
 	// ShutdownTimeout bounds the wait for requests in flight at shutdown.
@@ -64,6 +68,8 @@ type Server struct {
 	// maxUpload is the largest image an agent may upload, 0 without a
 	// blob store.
 	maxUpload int
+	// large counts the requests reading a connector's larger body.
+	large *largeBodies
 }
 
 // New builds the server and its routes.
@@ -77,11 +83,14 @@ func New(opts Options, d Deps) *Server {
 	if opts.ShutdownTimeout <= 0 {
 		opts.ShutdownTimeout = 20 * time.Second
 	}
+	if opts.MaxLargeBodies <= 0 {
+		opts.MaxLargeBodies = DefaultMaxLargeBodies
+	}
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
 	base, stop := context.WithCancel(context.Background())
-	s := &Server{opts: opts, Deps: d, log: d.Log, base: base, stop: stop}
+	s := &Server{opts: opts, Deps: d, log: d.Log, base: base, stop: stop, large: newLargeBodies(opts.MaxLargeBodies)}
 	if d.Blobs != nil {
 		s.maxUpload = int(min(d.Blobs.MaxBlob(), MaxUploadBytes))
 	}
@@ -93,6 +102,9 @@ func New(opts Options, d Deps) *Server {
 		DisableStartupMessage: true,
 		ErrorHandler:          errorHandler(d.Log),
 		AppName:               "switchboard",
+		// A multipart body is read as it is sent and parsed by whoever
+		// takes it, not parsed again on arrival into another copy.
+		DisablePreParseMultipartForm: true,
 		// Behind a proxy, the client's address is what the proxy says, and
 		// only the listed proxies are asked (else a client could name any
 		// address it likes to dodge a rate limit); it must be an address.
@@ -103,8 +115,9 @@ func New(opts Options, d Deps) *Server {
 	})
 	// The body limit holds for every request but uploads, which may
 	// carry an image (requestConfig), and connector endpoints that ask
-	// for more (headerReceived).
-	s.app.Server().HeaderReceived = s.headerReceived
+	// for more, a few at a time, with a longer read timeout
+	// (headerReceived).
+	s.limitBodies()
 	s.routes()
 	return s
 }

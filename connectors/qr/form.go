@@ -75,9 +75,10 @@ func (c *Connector) liveCode(ctx context.Context, lang, id string) (codes.Code, 
 	return code, nil, nil
 }
 
-// unavailable logs err and tells the customer that nothing was sent.
+// unavailable logs err and tells the customer that nothing was sent. The
+// log names a tracking page by its tokenRef, never by its token.
 func (c *Connector) unavailable(lang, path, back string, err error) (*connectors.Response, error) {
-	c.env.Log.Error("qr: request failed", "path", path, "err", err)
+	c.env.Log.Error("qr: request failed", "path", RedactPath(path), "err", redact(err))
 	return c.refusalPage(lang, path, http.StatusServiceUnavailable, back)
 }
 

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"mime"
 	"strings"
 	"time"
 
@@ -183,21 +184,34 @@ func (c *Connector) Endpoints() []connectors.Endpoint {
 // envelope around the photos.
 const bodySlack = 1 << 20
 
-// MaxBody lets a form's POST carry its photos: up to max_total_bytes
-// and room for the rest (the room alone when the form takes no photos).
-// Anything larger is refused by the server before the connector sees it.
-func (c *Connector) MaxBody(method, path string) int64 {
-	if method != "POST" {
-		return 0
+// uploadReadTimeout is how long a form with photos may take to arrive:
+// photos from a phone on a slow mobile link take minutes, not the
+// server's 30 seconds.
+const uploadReadTimeout = 5 * time.Minute
+
+// MaxBody lets a form's post carry its photos: up to max_total_bytes and
+// room for the rest, arriving within uploadReadTimeout. Only a
+// multipart/form-data POST to a live code gets that (one Redis read, here
+// before the body is read); anything else, or a code that is unknown or
+// disabled, or Redis in doubt, keeps the server's limits, so a larger
+// body is refused by the server before the connector sees it. The server
+// also bounds how many such bodies it reads at once.
+func (c *Connector) MaxBody(ctx context.Context, r connectors.BodyRequest) connectors.BodyLimit {
+	if r.Method != "POST" || !c.photosAllowed() {
+		return connectors.BodyLimit{}
 	}
-	rest, ok := strings.CutPrefix(path, "/s/")
-	if !ok || strings.Contains(rest, "/") || !codes.Valid(rest) {
-		return 0
+	rest, ok := strings.CutPrefix(r.Path, "/s/")
+	if !ok || !codes.Valid(rest) {
+		return connectors.BodyLimit{}
 	}
-	if !c.photosAllowed() {
-		return bodySlack
+	if mt, _, err := mime.ParseMediaType(r.ContentType); err != nil || mt != "multipart/form-data" {
+		return connectors.BodyLimit{}
 	}
-	return c.cfg.MaxTotalBytes + bodySlack
+	code, err := c.codes.Get(ctx, rest)
+	if err != nil || code.Disabled {
+		return connectors.BodyLimit{}
+	}
+	return connectors.BodyLimit{Max: c.cfg.MaxTotalBytes + bodySlack, ReadTimeout: uploadReadTimeout}
 }
 
 // now is the connector's clock.

@@ -79,7 +79,8 @@ const formTokenTTL = 24 * time.Hour
 // formToken is the hidden token of one rendered form of code:
 // "<issued, base 36>.<nonce>.<mac>". It binds the submission to the code
 // (CSRF: a form made for another code, or no form at all, is refused) and
-// its nonce makes a double submit the same submission.
+// its nonce, with what is sent, makes a double submit the same submission
+// (submissionID).
 func formToken(key []byte, code string, now time.Time) string {
 	issued := strconv.FormatInt(now.Unix(), 36)
 	nonce := newNonce()
@@ -106,11 +107,11 @@ func checkFormToken(key []byte, code, token string, now time.Time) (string, bool
 	return m[2], true
 }
 
-// trackToken is the tracking page's token of the submission with nonce:
-// derived, so a double submit finds the page the first one made, and
-// unguessable (18 bytes of an HMAC, in base64url).
-func trackToken(key []byte, nonce string) string {
+// trackToken is the tracking page's token of the submission with id sid
+// (submissionID): derived, so a double submit finds the page the first
+// one made, and unguessable (18 bytes of an HMAC, in base64url).
+func trackToken(key []byte, sid string) string {
 	h := hmac.New(sha256.New, key)
-	h.Write([]byte("track|" + nonce))
+	h.Write([]byte("track|" + sid))
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:18])
 }

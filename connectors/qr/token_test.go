@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"switchboard/connectors"
-	"switchboard/internal/blob"
 )
 
 func TestFormToken(t *testing.T) {
@@ -71,34 +70,6 @@ func TestPickLang(t *testing.T) {
 	}
 }
 
-func TestMaxBody(t *testing.T) {
-	store, err := blob.Open(t.TempDir(), blob.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &Connector{cfg: Config{MaxPhotos: 3, MaxTotalBytes: 20 << 20}, env: connectors.Env{Blobs: store}}
-	noPhotos := &Connector{cfg: Config{MaxPhotos: 3, MaxTotalBytes: 20 << 20}}
-	if got := noPhotos.MaxBody("POST", "/s/0123456789ab"); got != bodySlack {
-		t.Errorf("without a blob store: MaxBody = %d, want %d", got, bodySlack)
-	}
-	cases := []struct {
-		method, path string
-		want         int64
-	}{
-		{"POST", "/s/0123456789ab", 20<<20 + bodySlack},
-		{"GET", "/s/0123456789ab", 0},
-		{"POST", "/s/t/AAAAAAAAAAAAAAAAAAAAAAAA", 0},
-		{"POST", "/s/0123456789ab/x", 0},
-		{"POST", "/s/not-a-code", 0},
-		{"POST", "/api/v1/blobs", 0},
-	}
-	for _, tc := range cases {
-		if got := c.MaxBody(tc.method, tc.path); got != tc.want {
-			t.Errorf("MaxBody(%s %s) = %d, want %d", tc.method, tc.path, got, tc.want)
-		}
-	}
-}
-
 func TestIPSubject(t *testing.T) {
 	cases := []struct{ addr, want string }{
 		{"203.0.113.7", "203.0.113.7"},
@@ -113,5 +84,55 @@ func TestIPSubject(t *testing.T) {
 	}
 	if got := ipSubject(netip.Addr{}); got != "unknown" {
 		t.Errorf("ipSubject(zero) = %s", got)
+	}
+}
+
+// A submission's id is its form's nonce and its content: the same form
+// sent again as it was is the same submission; the same form with other
+// content (a second person on a cached page) is another.
+func TestSubmissionID(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	nonce := "AAAAAAAAAAAAAAAAAAAAAA"
+	sub := submission{Description: "电梯停在 2 楼", Phone: "+8613800138000", Name: "王",
+		Answers: []answer{{Key: "floor", Value: "2F"}}}
+	photos := []photo{{name: "a.png", contentType: "image/png", data: []byte("photo one")}}
+	id := submissionID(key, nonce, sub, photos)
+	if !nonceRe.MatchString(id) {
+		t.Fatalf("submission id %q is not shaped like a nonce", id)
+	}
+	same := sub
+	same.Answers = []answer{{Key: "floor", Label: sub.Answers[0].Label, Value: "2F"}}
+	if got := submissionID(key, nonce, same, []photo{{name: "other name.png", contentType: "image/png", data: []byte("photo one")}}); got != id {
+		t.Errorf("the same content again: %q, want %q (a double submit)", got, id)
+	}
+	edit := func(f func(*submission)) submission {
+		s := sub
+		s.Answers = append([]answer(nil), sub.Answers...)
+		f(&s)
+		return s
+	}
+	others := []struct {
+		name   string
+		nonce  string
+		sub    submission
+		photos []photo
+	}{
+		{"another description", nonce, edit(func(s *submission) { s.Description = "灯不亮" }), photos},
+		{"another phone", nonce, edit(func(s *submission) { s.Phone = "+8613900139000" }), photos},
+		{"another e-mail", nonce, edit(func(s *submission) { s.Email = "x@example.com" }), photos},
+		{"another name", nonce, edit(func(s *submission) { s.Name = "李" }), photos},
+		{"another answer", nonce, edit(func(s *submission) { s.Answers[0].Value = "3F" }), photos},
+		{"another photo", nonce, sub, []photo{{data: []byte("photo two")}}},
+		{"no photo", nonce, sub, nil},
+		{"another form", newNonce(), sub, photos},
+		{"fields shifted", nonce, edit(func(s *submission) { s.Description, s.Name = "电梯停在 2 楼王", "" }), photos},
+	}
+	for _, tc := range others {
+		if got := submissionID(key, tc.nonce, tc.sub, tc.photos); got == id {
+			t.Errorf("%s: the same id as the first submission", tc.name)
+		}
+	}
+	if trackToken(key, id) == trackToken(key, submissionID(key, nonce, others[0].sub, photos)) {
+		t.Error("two submissions of one form share a tracking page")
 	}
 }

@@ -89,37 +89,50 @@ func TestValidateForm(t *testing.T) {
 	}
 }
 
+// A submission's customer is always its own handle: the phone and e-mail
+// typed into the form are unverified, so they are fields for agents to
+// see and link, never identities that would file the report under
+// whoever owns them.
 func TestFormMessage(t *testing.T) {
 	c := testCode()
-	nonce := "AAAAAAAAAAAAAAAAAAAAAA"
-	sub := submission{Description: "坏了", Email: "li@example.com", Answers: []answer{{Key: "floor", Value: "2F"}}}
+	sid := "AAAAAAAAAAAAAAAAAAAAAA"
+	sub := submission{Description: "坏了", Name: "王先生", Answers: []answer{{Key: "floor", Value: "2F"}}}
 	cases := []struct {
-		name     string
-		phone    string
-		email    string
-		fromType string
-		from     string
+		name         string
+		phone, email string
 	}{
-		{"phone first", "+8613800138000", "li@example.com", "phone", "+8613800138000"},
-		{"email", "", "li@example.com", "email", "li@example.com"},
-		{"neither", "", "", "visitor", "qr_" + nonce},
+		{"phone and e-mail", "+8613800138000", "li@example.com"},
+		{"e-mail", "", "li@example.com"},
+		{"phone", "+8613800138000", ""},
+		{"neither", "", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := sub
 			s.Phone, s.Email = tc.phone, tc.email
-			m := formMessage(c, s, nonce, nil, "zh")
-			if m.From.Type != tc.fromType || m.From.Value != tc.from {
-				t.Errorf("from %s, want %s:%s", m.From, tc.fromType, tc.from)
+			m := formMessage(c, s, sid, nil, "zh")
+			if m.From.Type != "visitor" || m.From.Value != "qr_"+sid || m.From.Name != "王先生" {
+				t.Errorf("from %+v, want the submission's handle visitor:qr_%s named 王先生", m.From, sid)
 			}
 			want := map[string]string{"qr_code": c.Code, "asset": "elevator", "asset_name": "3号电梯", "asset_serial": "EL-2231",
-				"asset_site": "浦东仓库", "team": "support", "field.floor": "2F"}
+				"asset_site": "浦东仓库", "team": "support", "field.floor": "2F", "lang": "zh"}
+			if tc.phone != "" {
+				want["contact_phone"] = tc.phone
+			}
+			if tc.email != "" {
+				want["contact_email"] = tc.email
+			}
 			for k, v := range want {
 				if m.Fields[k] != v {
 					t.Errorf("field %s = %q, want %q", k, m.Fields[k], v)
 				}
 			}
-			if m.Account != c.Code || m.ExternalID != "form:"+nonce || m.Thread.Key != "q"+nonce || m.Kind != "form" || m.Text != "坏了" {
+			for _, k := range []string{"contact_phone", "contact_email"} {
+				if _, ok := want[k]; !ok && m.Fields[k] != "" {
+					t.Errorf("field %s = %q, want none", k, m.Fields[k])
+				}
+			}
+			if m.Account != c.Code || m.ExternalID != "form:"+sid || m.Thread.Key != "q"+sid || m.Kind != "form" || m.Text != "坏了" {
 				t.Errorf("message %+v", m)
 			}
 		})
