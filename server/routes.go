@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"switchboard/connectors"
+	"switchboard/connectors/qr"
 )
 
 // routes is the whole URL table.
@@ -64,7 +65,7 @@ func (s *Server) routes() {
 func (s *Server) recoverPanics(c *fiber.Ctx) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			s.log.Error("handler panicked", "path", c.Path(), "panic", r)
+			s.log.Error("handler panicked", "path", qr.RedactPath(c.Path()), "panic", r)
 			err = fiber.ErrInternalServerError
 		}
 	}()
