@@ -35,6 +35,12 @@
 //	browser_call_test.go  a CTI call in Chromium: the screen-pop reaches the
 //	                      rung agent's inbox and not another's; one click
 //	                      makes a ticket with the call attached
+//	browser_merge_test.go a caller's number linked from the pop, a refused
+//	                      link turned into a merge, the merge undone by a
+//	                      supervisor; the panels show both customers again
+//	browser_qr_test.go    the QR form on a phone-sized screen without
+//	                      JavaScript, the report in the inbox, the reply on
+//	                      the tracking page
 //
 // Run them with `go test ./e2e/`; `-short` skips the whole package. They
 // need redis-server (and /usr/bin/chromium for the browser tests): locally a

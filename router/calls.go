@@ -91,8 +91,11 @@ type Call struct {
 	StartedAt     time.Time  `json:"started_at"`
 	AnsweredAt    *time.Time `json:"answered_at,omitempty"`
 	EndedAt       *time.Time `json:"ended_at,omitempty"`
-	// Duration is the talk time in seconds, from answer to hangup.
-	Duration int `json:"duration"`
+	// Duration is the talk time in seconds, from answer to hangup. It is 0
+	// and TalkUnknown true when the answer event was lost and only the
+	// hangup said who answered.
+	Duration    int  `json:"duration"`
+	TalkUnknown bool `json:"talk_unknown,omitempty"`
 	// ConversationID and TicketID name the ticket the call was turned
 	// into or attached to; CallbackID the callback ticket of a missed
 	// call.
@@ -105,6 +108,11 @@ type Call struct {
 
 // Live reports whether the call is still going on.
 func (c Call) Live() bool { return c.State == CallRinging || c.State == CallAnswered }
+
+// Answered reports whether someone answered the call. It is the one test
+// of it (lua/call_event.lua sets answered_at on an answer, and on a
+// hangup that names who answered).
+func (c Call) Answered() bool { return c.AnsweredAt != nil }
 
 // customerNumber is the number the customer is reached on, raw.
 func (c Call) customerNumber() string {
@@ -136,10 +144,13 @@ var (
 // an agent, for the agents of the call's team (a newCall naming nobody
 // from a source that reports rings waits for the rings instead); an answer or a hangup
 // updates it for the same agents. A missed inbound call opens a callback
-// ticket when the source asks for it. It returns once Redis holds the
-// event. A repeat of a recorded event changes nothing, but pops a ringing
-// call up again (the inbox shows each call once) and finishes a callback
-// ticket a failure left undone.
+// ticket when the source asks for it, unless an agent made a ticket of it
+// while it rang. It returns once Redis holds the
+// event. A repeat of a recorded event keeps the call's state and times,
+// but adds the agents it names (a transfer's second answer, a newCall
+// sent again with more users), pops the call up for those while it goes
+// on, and finishes a callback ticket a failure left undone; a repeat that
+// names nobody new pops nothing up.
 func (r *Router) CallEvent(ctx context.Context, ev connectors.CallEvent) error {
 	if err := validCallEvent(&ev); err != nil {
 		return err
@@ -170,13 +181,17 @@ func (r *Router) CallEvent(ctx context.Context, ev connectors.CallEvent) error {
 			}
 		}
 	}
+	team := ""
 	if ev.Type == connectors.CallNew && len(agents) == 0 && (len(ev.Users) > 0 || !r.callPolicy().RingsAgents(ev.Source)) {
+		// The team's agents, unless the call has agents already (a
+		// repeated newCall).
 		if agents, err = r.teamAgents(ctx, ev.Team); err != nil {
 			return err
 		}
+		team = "1"
 	}
 	args := []any{string(ev.Type), ms(at), ev.Source, ev.CallID, ev.Direction, ev.From, ev.To, ev.FromE164,
-		ev.ToE164, ev.Team, ev.Queue, cust, ev.AnsweredBy, answering, ev.Cause, int64(callTTL / time.Second), len(ev.Users)}
+		ev.ToE164, ev.Team, ev.Queue, cust, ev.AnsweredBy, answering, ev.Cause, int64(callTTL / time.Second), len(ev.Users), team}
 	for _, u := range ev.Users {
 		args = append(args, u)
 	}
@@ -202,7 +217,9 @@ func (r *Router) CallEvent(ctx context.Context, ev connectors.CallEvent) error {
 		return err
 	}
 	r.tellCall(ctx, c, ev.Type, code == 0, added)
-	if c.State == CallMissed && c.Direction == connectors.CallInbound && c.CallbackID == "" && r.callPolicy().MissedCallTicket(c.Source) {
+	// A missed call an agent made a ticket of while it rang has its ticket.
+	if c.State == CallMissed && c.Direction == connectors.CallInbound && c.CallbackID == "" && c.ConversationID == "" &&
+		r.callPolicy().MissedCallTicket(c.Source) {
 		if err := r.openCallback(ctx, c); err != nil {
 			return fmt.Errorf("router: missed call %s: %w", c.ID, err)
 		}
@@ -276,16 +293,22 @@ func phoneIdentity(e164 string) connectors.Identity {
 	return connectors.Identity{Type: "phone", Value: e164}
 }
 
-// callWrites files a call under its customer and in the recent calls, and
-// counts it in its day's KPIs. Every write is idempotent, so a repeat of
-// the event makes up for writes a failure lost.
+// callWrites files a call under its customer (the one that remains of it,
+// when it was merged into another since the call began) and in the
+// recent calls, and counts it in its day's KPIs. Every write is
+// idempotent, so a repeat of the event makes up for writes a failure
+// lost.
 func (r *Router) callWrites(ctx context.Context, c Call) error {
 	b := rdb.NewBatch(r.rdb)
 	p := b.Pipe()
 	z := callZ(c)
 	if c.CustomerID != "" {
-		p.ZAdd(ctx, r.k.customerCalls(c.CustomerID), z)
-		p.ZRemRangeByRank(ctx, r.k.customerCalls(c.CustomerID), 0, -customerCallsN-1)
+		cust, err := r.followMerged(ctx, c.CustomerID)
+		if err != nil {
+			return err
+		}
+		p.ZAdd(ctx, r.k.customerCalls(cust), z)
+		p.ZRemRangeByRank(ctx, r.k.customerCalls(cust), 0, -customerCallsN-1)
 	}
 	p.ZAdd(ctx, r.k.callsRecent(), z)
 	p.ZRemRangeByRank(ctx, r.k.callsRecent(), 0, -recentCallsN-1)
@@ -333,6 +356,7 @@ func callFrom(h map[string]string, users, agents []string) Call {
 	slices.Sort(c.Users)
 	slices.Sort(c.Agents)
 	c.Duration, _ = strconv.Atoi(h["duration"])
+	c.TalkUnknown = h["talk_unknown"] == "1"
 	if t := msTime(h["answered_at"]); !t.IsZero() {
 		c.AnsweredAt = &t
 	}

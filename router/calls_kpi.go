@@ -16,12 +16,14 @@ import (
 // call twice (a repeated event, two replicas) counts it once:
 //
 //	{kc:DAY}:in, {kc:DAY}:out   calls by direction
-//	{kc:DAY}:answered           calls answered
+//	{kc:DAY}:answered           calls answered (Call.Answered)
 //	{kc:DAY}:missed             inbound calls never answered (not forwarded)
 //	{kc:DAY}:talk               call id → talk seconds, once it ended
 //
 // Answered and missed counts are SCARDs; AHT is the sum of talk over the
-// answered calls that ended.
+// answered calls that ended. A call whose answer event was lost (only its
+// hangup said who answered) counts as answered, not missed, and has no
+// talk time: it is left out of AHT.
 
 // callDayOf is the KPI day of a call.
 func (r *Router) callDayOf(c Call) string {
@@ -47,7 +49,7 @@ func (r *Router) countCall(ctx context.Context, p redis.Pipeliner, c Call) {
 	case connectors.CallOutbound:
 		add("out")
 	}
-	if c.AnsweredAt != nil || c.AnsweredBy != "" {
+	if c.Answered() {
 		add("answered")
 	}
 	if c.State == CallMissed {
@@ -55,7 +57,7 @@ func (r *Router) countCall(ctx context.Context, p redis.Pipeliner, c Call) {
 	} else {
 		p.SRem(ctx, key("missed"), c.ID) // a late newCall said it was outbound
 	}
-	if c.AnsweredAt != nil && c.EndedAt != nil {
+	if c.Answered() && c.EndedAt != nil && !c.TalkUnknown {
 		p.HSet(ctx, key("talk"), c.ID, c.Duration)
 		touched = append(touched, key("talk"))
 	}

@@ -55,26 +55,18 @@ type callUpdate struct {
 
 // tellCall publishes what an event changed to the agents of the call:
 // the pop to agents the event added while the call goes on, an update to
-// the others on an answer or a hangup. A repeated newCall or ring of a
-// ringing call pops it up again for all of its agents, in case the first
-// attempt stored the event but died before telling them. Failures are
-// logged: the event is stored either way.
+// the others on an answer or a hangup. A repeat changes no state: it pops
+// the call up for the agents it added, if any, and tells nobody else.
+// Failures are logged: the event is stored either way.
 func (r *Router) tellCall(ctx context.Context, c Call, typ connectors.CallEventType, repeat bool, added []string) {
 	var pop, upd []string
-	switch {
-	case repeat && c.State == CallRinging && (typ == connectors.CallNew || typ == connectors.CallRing):
-		pop = c.Agents
-	case repeat:
-		return
-	default:
-		if c.Live() {
-			pop = added
-		}
-		if typ == connectors.CallAnswer || typ == connectors.CallHangup {
-			for _, a := range c.Agents {
-				if !slices.Contains(pop, a) {
-					upd = append(upd, a)
-				}
+	if c.Live() {
+		pop = added
+	}
+	if !repeat && (typ == connectors.CallAnswer || typ == connectors.CallHangup) {
+		for _, a := range c.Agents {
+			if !slices.Contains(pop, a) {
+				upd = append(upd, a)
 			}
 		}
 	}

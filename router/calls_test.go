@@ -198,14 +198,13 @@ func TestCallPopReachesRungAgentsOnly(t *testing.T) {
 		t.Errorf("pop identities %+v", v.Customer.Identities)
 	}
 
-	// A repeated newCall pops it up again for li only (the inbox shows a
-	// call once); a ring adds wang.
+	// A repeated newCall pops nothing up again; a ring adds wang.
 	callT(t, r, call(connectors.CallNew, "c1", 0, "8001"))
 	callT(t, r, call(connectors.CallRing, "c1", time.Second, "8002"))
 	callT(t, r, call(connectors.CallRing, "c1", time.Second, "8002"))
 	got = pops(t, r)
-	if who := whoGot(got); !slices.Equal(who, []string{"li", "wang"}) || len(got["wang"]) != 1 {
-		t.Fatalf("after a ring for 8002 the pops are %v (wang %d), want li and wang once", who, len(got["wang"]))
+	if who := whoGot(got); !slices.Equal(who, []string{"li", "wang"}) || len(got["wang"]) != 1 || len(got["li"]) != 1 {
+		t.Fatalf("after a ring for 8002 the pops are %v (li %d, wang %d), want li and wang once", who, len(got["li"]), len(got["wang"]))
 	}
 
 	ans := call(connectors.CallAnswer, "c1", 5*time.Second)
@@ -578,12 +577,53 @@ func TestMissedCallCallbackTicket(t *testing.T) {
 	}
 }
 
-// Attaching a call to an existing ticket adds a call message once, and
-// makes an unknown number the ticket customer's.
+// dispatchIdle waits until dispatch has nothing in hand: every
+// conversation ingested so far is assigned or queued, and dispatch writes
+// nothing more to it.
+func dispatchIdle(t *testing.T, r *Router) {
+	t.Helper()
+	eventually(t, "dispatch to be idle", func() bool {
+		groups, err := r.rdb.XInfoGroups(context.Background(), r.k.dispatch()).Result()
+		return err == nil && len(groups) == 1 && groups[0].Pending == 0 && groups[0].Lag == 0
+	})
+}
+
+// placedConv is a web-chat conversation of a new visitor, once dispatch
+// is done with it, handed by the supervisor to agent in team.
+func placedConv(t *testing.T, r *Router, visitor, agent, team string) connectors.Accepted {
+	t.Helper()
+	acc := ingestT(t, r, webchatMsg(visitor, "m-"+visitor, "I will call you"))
+	dispatchIdle(t, r)
+	conv, err := r.Update(context.Background(), callAgents[3], acc.ConversationID, Patch{Assignee: &agent, Team: &team})
+	if err != nil || conv.Assignee != agent || conv.Team != team {
+		t.Fatalf("hand %s to %s in %s: %+v, %v", acc.ConversationID, agent, team, conv, err)
+	}
+	return acc
+}
+
+// callMessages counts the call messages of a conversation.
+func callMessages(t *testing.T, r *Router, conv string) int {
+	t.Helper()
+	msgs, err := r.Messages(context.Background(), conv, "", "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, m := range msgs {
+		if m.Kind == connectors.KindCall {
+			n++
+		}
+	}
+	return n
+}
+
+// Attaching a call to an existing ticket adds a call message once and
+// records the ticket on the call; the caller's number does not become
+// the ticket customer's.
 func TestAttachCall(t *testing.T) {
 	r := callRouter(t)
 	ctx := context.Background()
-	acc := ingestT(t, r, webchatMsg("visitor-attach-0001", "w1", "I will call you"))
+	acc := placedConv(t, r, "visitor-attach-0001", "wang", "support")
 	ev := call(connectors.CallNew, "a1", 0, "8001")
 	ev.FromE164, ev.From = "+8613700137000", "13700137000"
 	callT(t, r, ev)
@@ -598,22 +638,41 @@ func TestAttachCall(t *testing.T) {
 	if err != nil || !again.Duplicate {
 		t.Fatalf("attach again: %+v, %v; want a duplicate", again, err)
 	}
-	msgs, _ := r.Messages(ctx, acc.ConversationID, "", "", 0)
-	n := 0
-	for _, m := range msgs {
-		if m.Kind == connectors.KindCall {
-			n++
-		}
-	}
-	if n != 1 {
+	if n := callMessages(t, r, acc.ConversationID); n != 1 {
 		t.Errorf("%d call messages, want 1", n)
 	}
-	if cust, _ := r.customerByPhone(ctx, "+8613700137000"); cust != acc.CustomerID {
-		t.Errorf("the number belongs to %q, want the ticket's customer %s", cust, acc.CustomerID)
-	}
-	if c := loadCallT(t, r, "pbx", "a1"); c.ConversationID != acc.ConversationID {
+	c := loadCallT(t, r, "pbx", "a1")
+	if c.ConversationID != acc.ConversationID {
 		t.Errorf("call names conversation %q, want %s", c.ConversationID, acc.ConversationID)
 	}
+	// Nothing links the number to the ticket's customer: not the number,
+	// not the call, not the customer's calls.
+	if cust, _ := r.customerByPhone(ctx, "+8613700137000"); cust != "" {
+		t.Errorf("the number belongs to %q after the attach, want nobody", cust)
+	}
+	if c.CustomerID != "" {
+		t.Errorf("the call names customer %q, want none", c.CustomerID)
+	}
+	cust, err := r.Customer(ctx, acc.CustomerID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range cust.Identities {
+		if x.Type == "phone" {
+			t.Errorf("the ticket's customer got identity %+v", x)
+		}
+	}
+	if n, _ := r.rdb.ZCard(ctx, r.k.customerCalls(acc.CustomerID)).Result(); n != 0 {
+		t.Errorf("the ticket's customer has %d calls, want 0", n)
+	}
+	// So the next call from the number pops up as a new caller.
+	next := call(connectors.CallNew, "a2", time.Hour, "8001")
+	next.FromE164, next.From = "+8613700137000", "13700137000"
+	callT(t, r, next)
+	if p := pops(t, r)["li"]; len(p) != 2 || p[1].Known {
+		t.Errorf("pops of li %+v, want the second call's of an unknown caller", p)
+	}
+
 	if _, err := r.AttachCall(ctx, li, id, "NOPE"); !errors.Is(err, ErrInvalid) {
 		t.Errorf("attach to a missing conversation: %v, want invalid", err)
 	}
@@ -621,6 +680,258 @@ func TestAttachCall(t *testing.T) {
 	conv, err := r.CreateCallTicket(ctx, li, id, "")
 	if err != nil || conv.ID != acc.ConversationID {
 		t.Errorf("create after attach: %s, %v; want %s", conv.ID, err, acc.ConversationID)
+	}
+}
+
+// An agent attaches a call only to a conversation they may act on: their
+// own, or their team's; supervisors to any. A refused attach writes
+// nothing.
+func TestAttachCallPermissions(t *testing.T) {
+	r := callRouter(t)
+	ctx := context.Background()
+	sales := placedConv(t, r, "visitor-attach-sales", "emma", "sales")
+	mine := placedConv(t, r, "visitor-attach-mine", "li", "sales")
+	team := placedConv(t, r, "visitor-attach-team", "wang", "support")
+	li, sup := callAgents[0], callAgents[3]
+	for i, tc := range []struct {
+		name  string
+		agent session.Agent
+		conv  string
+		want  error
+	}{
+		{"another team's", li, sales.ConversationID, ErrForbidden},
+		{"assigned to them in another team", li, mine.ConversationID, nil},
+		{"their team's, another agent's", li, team.ConversationID, nil},
+		{"the supervisor, another team's", sup, sales.ConversationID, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pbxID := "perm-" + string(rune('a'+i))
+			ev := call(connectors.CallNew, pbxID, time.Duration(i)*time.Minute, "8001")
+			ev.FromE164, ev.From = "+861370013700"+string(rune('0'+i)), "1370013700"+string(rune('0'+i))
+			callT(t, r, ev)
+			before := callMessages(t, r, tc.conv)
+			_, err := r.AttachCall(ctx, tc.agent, callID("pbx", pbxID), tc.conv)
+			if !errors.Is(err, tc.want) && !(tc.want == nil && err == nil) {
+				t.Fatalf("attach: %v, want %v", err, tc.want)
+			}
+			c := loadCallT(t, r, "pbx", pbxID)
+			after := callMessages(t, r, tc.conv)
+			if tc.want != nil {
+				if after != before || c.ConversationID != "" {
+					t.Errorf("a refused attach wrote: %d → %d call messages, call names %q", before, after, c.ConversationID)
+				}
+				return
+			}
+			if after != before+1 || c.ConversationID != tc.conv {
+				t.Errorf("attach: %d → %d call messages, call names %q; want one more and %s", before, after, c.ConversationID, tc.conv)
+			}
+			if cust, _ := r.customerByPhone(ctx, ev.FromE164); cust != "" {
+				t.Errorf("the number became customer %s's", cust)
+			}
+		})
+	}
+}
+
+// A repeated event that names new agents (a PBX sending newCall again
+// with more users, a transfer's second answer) adds them and pops the
+// call up for them while it goes on; the state and times stay as the
+// first event set them, and a true repeat pops nothing up again.
+func TestCallRepeatAddsAgents(t *testing.T) {
+	r := callRouter(t)
+	ctx := context.Background()
+	popsOf := func(agent string) int { return len(pops(t, r)[agent]) }
+
+	callT(t, r, call(connectors.CallNew, "rp1", 0, "8001"))
+	callT(t, r, call(connectors.CallNew, "rp1", time.Second, "8001", "8003")) // overflow to sales
+	if li, emma := popsOf("li"), popsOf("emma"); li != 1 || emma != 1 {
+		t.Fatalf("after a newCall naming emma too: li %d pops, emma %d; want 1 and 1", li, emma)
+	}
+	c := loadCallT(t, r, "pbx", "rp1")
+	if !slices.Equal(c.Agents, []string{"emma", "li"}) || !slices.Equal(c.Users, []string{"8001", "8003"}) ||
+		!c.StartedAt.Equal(t0) || c.State != CallRinging {
+		t.Fatalf("call after the repeat %+v, want agents [emma li], users [8001 8003], started at %v", c, t0)
+	}
+	if _, err := r.CallView(ctx, callAgents[2], c.ID); err != nil {
+		t.Errorf("emma may not see the call she was added to: %v", err)
+	}
+	// A true repeat pops nothing up again.
+	callT(t, r, call(connectors.CallNew, "rp1", 2*time.Second, "8001", "8003"))
+	if li, emma := popsOf("li"), popsOf("emma"); li != 1 || emma != 1 {
+		t.Errorf("after a true repeat: li %d pops, emma %d; want 1 and 1", li, emma)
+	}
+	// A repeat naming nobody known does not pop up for a team.
+	again := call(connectors.CallNew, "rp1", 3*time.Second, "Christopher Miller")
+	again.Team = "support"
+	callT(t, r, again)
+	if c := loadCallT(t, r, "pbx", "rp1"); !slices.Equal(c.Agents, []string{"emma", "li"}) {
+		t.Errorf("a repeat naming nobody known added %v", c.Agents)
+	}
+
+	// li answers; the call is transferred to wang, who answers too.
+	ans := call(connectors.CallAnswer, "rp1", 5*time.Second)
+	ans.AnsweredBy = "8001"
+	callT(t, r, ans)
+	transfer := call(connectors.CallAnswer, "rp1", 60*time.Second)
+	transfer.AnsweredBy = "8002"
+	callT(t, r, transfer)
+	callT(t, r, transfer)
+	p := pops(t, r)["wang"]
+	if len(p) != 1 || p[0].Call.State != CallAnswered {
+		t.Fatalf("wang's pops %+v, want one of the answered call", p)
+	}
+	c = loadCallT(t, r, "pbx", "rp1")
+	if c.AnsweredAgent != "li" || c.AnsweredAt == nil || !c.AnsweredAt.Equal(t0.Add(5*time.Second)) ||
+		!slices.Equal(c.Agents, []string{"emma", "li", "wang"}) {
+		t.Errorf("after the transfer %+v, want answered by li at +5s, agents [emma li wang]", c)
+	}
+	for _, a := range []string{"li", "emma"} {
+		if u := updates(t, r, a); len(u) != 1 || u[0].State != CallAnswered || popsOf(a) != 1 {
+			t.Errorf("%s: updates %+v, %d pops; want the answer once and no new pop", a, u, popsOf(a))
+		}
+	}
+	if _, err := r.CreateCallTicket(ctx, callAgents[1], c.ID, ""); err != nil {
+		t.Errorf("wang's one-click ticket: %v", err)
+	}
+	callT(t, r, call(connectors.CallHangup, "rp1", 95*time.Second))
+	if c := loadCallT(t, r, "pbx", "rp1"); c.State != CallEnded || c.Duration != 90 {
+		t.Errorf("ended call %+v, want ended after 90s of talk", c)
+	}
+	// After the hangup a repeat still adds whom it names, without a pop.
+	late := call(connectors.CallAnswer, "rp1", 96*time.Second)
+	late.AnsweredBy = "sup"
+	callT(t, r, late)
+	if c := loadCallT(t, r, "pbx", "rp1"); !slices.Contains(c.Agents, "sup") || c.State != CallEnded {
+		t.Errorf("after a late repeat %+v, want sup added, still ended", c)
+	}
+	if n := popsOf("sup"); n != 0 {
+		t.Errorf("sup got %d pops of an ended call", n)
+	}
+
+	// A repeat that creates the sets gives them the record's lifetime.
+	callT(t, r, call(connectors.CallHangup, "rp2", 0))
+	callT(t, r, call(connectors.CallHangup, "rp2", 0, "8001"))
+	id := callID("pbx", "rp2")
+	for _, k := range []string{r.k.callUsers(id), r.k.callAgents(id)} {
+		if ttl, err := r.rdb.TTL(ctx, k).Result(); err != nil || ttl <= 0 {
+			t.Errorf("%s: TTL %v, %v; want the record's", k, ttl, err)
+		}
+	}
+}
+
+// A hangup that names who answered is an answered call even when the
+// answer event was lost: ended, not missed, no callback ticket, counted
+// answered once and left out of the talk time.
+func TestMissedCallNotWhenHangupNamesAnswerer(t *testing.T) {
+	r := callRouter(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		events []connectors.CallEvent
+	}{
+		{"answer lost", []connectors.CallEvent{call(connectors.CallNew, "h1", 0, "8001"),
+			answeredBy(call(connectors.CallHangup, "h1", 40*time.Second), "8001")}},
+		{"hangup first", []connectors.CallEvent{answeredBy(call(connectors.CallHangup, "h2", 40*time.Second), "8001"),
+			call(connectors.CallNew, "h2", 0, "8001")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, ev := range tc.events {
+				ev.FromE164 = "+8613600136000" // source pbx opens callback tickets
+				callT(t, r, ev)
+			}
+			c := loadCallT(t, r, "pbx", tc.events[0].CallID)
+			if c.State != CallEnded || !c.Answered() || c.Duration != 0 || !c.TalkUnknown || c.CallbackID != "" ||
+				!c.AnsweredAt.Equal(t0.Add(40*time.Second)) {
+				t.Errorf("call %+v, want ended, answered at the hangup, talk unknown, no callback", c)
+			}
+		})
+	}
+	if cust, _ := r.customerByPhone(ctx, "+8613600136000"); cust != "" {
+		t.Errorf("a callback ticket made the caller customer %s", cust)
+	}
+	if u := updates(t, r, "li"); len(u) == 0 || u[0].State != CallEnded || u[0].AnsweredAgent != "li" {
+		t.Errorf("li's updates %+v, want the call ended, answered by li", u)
+	}
+	// A call answered as usual, for the talk time.
+	callT(t, r, call(connectors.CallNew, "h3", 0, "8001"))
+	callT(t, r, answeredBy(call(connectors.CallAnswer, "h3", 10*time.Second), "8001"))
+	callT(t, r, call(connectors.CallHangup, "h3", 70*time.Second))
+	k, err := r.CallKPIs(ctx, t0.Format(time.DateOnly))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.Answered != 3 || k.Missed != 0 || k.Talked != 1 || k.TalkSeconds != 60 {
+		t.Errorf("KPIs %+v, want 3 answered, 0 missed, 1 talked for 60s", k)
+	}
+}
+
+func answeredBy(ev connectors.CallEvent, who string) connectors.CallEvent {
+	ev.AnsweredBy = who
+	return ev
+}
+
+// A missed call with a callback ticket makes no second ticket: creating
+// one answers the callback ticket, taken by the agent who clicked when it
+// waits in the queue, left with its agent otherwise.
+func TestMissedCallTicketIsTheCallback(t *testing.T) {
+	r := callRouter(t)
+	ctx := context.Background()
+	// Nobody in sales is online: the callback ticket waits in the queue.
+	if _, err := session.NewPresences(r.rdb, r.cfg.Prefix).Set(ctx, "emma", session.Offline); err != nil {
+		t.Fatal(err)
+	}
+	ev := call(connectors.CallNew, "cb1", 0, "8001")
+	ev.Team = "sales"
+	callT(t, r, ev)
+	hang := withCause(call(connectors.CallHangup, "cb1", 20*time.Second), connectors.CauseCancel)
+	callT(t, r, hang)
+	c := loadCallT(t, r, "pbx", "cb1")
+	if c.State != CallMissed || c.CallbackID == "" || c.ConversationID != "" {
+		t.Fatalf("missed call %+v, want a callback ticket and no ticket yet", c)
+	}
+	dispatchIdle(t, r)
+	if conv, err := r.Conversation(ctx, c.CallbackID); err != nil || conv.Assignee != "" || conv.Team != "sales" {
+		t.Fatalf("callback ticket %+v, %v; want it waiting in sales", conv, err)
+	}
+
+	conv, err := r.CreateCallTicket(ctx, callAgents[0], c.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if conv.ID != c.CallbackID || conv.Assignee != "li" || conv.TicketID == "" {
+		t.Errorf("li's click answered %+v, want callback ticket %s, numbered, li's", conv, c.CallbackID)
+	}
+	if n, _ := r.rdb.ZCard(ctx, r.k.customerConversations(conv.CustomerID)).Result(); n != 1 {
+		t.Errorf("the caller has %d conversations, want the callback ticket only", n)
+	}
+	if c := loadCallT(t, r, "pbx", "cb1"); c.ConversationID != conv.ID || c.TicketID != conv.TicketID {
+		t.Errorf("call %+v, want it to name ticket %s", c, conv.ID)
+	}
+	// The supervisor's click answers the same ticket, still li's.
+	again, err := r.CreateCallTicket(ctx, callAgents[3], c.ID, "")
+	if err != nil || again.ID != conv.ID || again.Assignee != "li" {
+		t.Errorf("the supervisor's click: %+v, %v; want %s, li's", again, err, conv.ID)
+	}
+	if n := callMessages(t, r, conv.ID); n != 1 {
+		t.Errorf("the callback ticket has %d call messages, want 1", n)
+	}
+
+	// A call an agent made a ticket of while it rang opens no callback
+	// ticket when it is missed.
+	ev = call(connectors.CallNew, "cb2", time.Hour, "8001")
+	ev.FromE164 = "+8613500135000"
+	callT(t, r, ev)
+	made, err := r.CreateCallTicket(ctx, callAgents[0], callID("pbx", "cb2"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hang = withCause(call(connectors.CallHangup, "cb2", time.Hour+20*time.Second), connectors.CauseCancel)
+	hang.FromE164 = "+8613500135000"
+	callT(t, r, hang)
+	if c := loadCallT(t, r, "pbx", "cb2"); c.State != CallMissed || c.CallbackID != "" || c.ConversationID != made.ID {
+		t.Errorf("call %+v, want missed, its ticket %s and no callback ticket", c, made.ID)
+	}
+	if n, _ := r.rdb.ZCard(ctx, r.k.customerConversations(made.CustomerID)).Result(); n != 1 {
+		t.Errorf("the caller has %d conversations, want the ticket made of the call only", n)
 	}
 }
 

@@ -38,11 +38,20 @@ func mayActOnCall(a session.Agent, c Call) bool {
 	return a.Supervises() || slices.Contains(c.Agents, a.ID) || (c.Team != "" && a.InTeam(c.Team))
 }
 
+// mayActOnConversation reports whether agent a may add a call to
+// conversation conv: supervisors and admins always, agents when it is
+// assigned to them or belongs to one of their teams.
+func mayActOnConversation(a session.Agent, conv Conversation) bool {
+	return a.Supervises() || (conv.Assignee != "" && conv.Assignee == a.ID) || (conv.Team != "" && a.InTeam(conv.Team))
+}
+
 // CreateCallTicket turns call id into a ticket on the cti channel, for the
 // caller (a new customer with the phone number, named name, when the
 // number belongs to nobody yet), assigned to agent a. Its first message
 // is the call (kind call, the call's facts in Fields). Repeating it, or
-// asking for a call already attached to a ticket, answers that ticket.
+// asking for a call already attached to a ticket, answers that ticket. A
+// missed call that opened a callback ticket answers the callback ticket,
+// assigned to agent a when nobody has it yet.
 func (r *Router) CreateCallTicket(ctx context.Context, a session.Agent, id, name string) (Conversation, error) {
 	c, err := r.loadCall(ctx, id)
 	if err != nil {
@@ -57,6 +66,12 @@ func (r *Router) CreateCallTicket(ctx context.Context, a session.Agent, id, name
 	}
 	if c.ConversationID != "" {
 		conv, err := r.load(ctx, c.ConversationID)
+		if !errors.Is(err, ErrNotFound) {
+			return conv, err
+		}
+	}
+	if c.CallbackID != "" {
+		conv, err := r.callbackTicket(ctx, a, c)
 		if !errors.Is(err, ErrNotFound) {
 			return conv, err
 		}
@@ -88,10 +103,34 @@ func (r *Router) CreateCallTicket(ctx context.Context, a session.Agent, id, name
 	return conv, nil
 }
 
+// callbackTicket is the ticket of missed call c: its callback ticket,
+// numbered, and assigned to agent a when it is open and nobody has it yet
+// (an agent's ticket stays theirs). The call then names it as its ticket.
+// ErrNotFound: the callback ticket is gone.
+func (r *Router) callbackTicket(ctx context.Context, a session.Agent, c Call) (Conversation, error) {
+	conv, err := r.numberCallTicket(ctx, c.CallbackID, c)
+	if err != nil {
+		return Conversation{}, err
+	}
+	if conv.Status.Active() && conv.Assignee == "" {
+		// Dispatch may be routing it at the same moment: the take wins.
+		if err := r.assignTo(ctx, a, conv, a.ID, nil); err != nil {
+			return Conversation{}, err
+		}
+		if conv, err = r.load(ctx, conv.ID); err != nil {
+			return Conversation{}, err
+		}
+	}
+	r.linkCall(ctx, c, conv, conv.CustomerID, "conversation")
+	return conv, nil
+}
+
 // AttachCall adds call id to an existing conversation (ticket) as a call
-// message. Attaching it to the same conversation again changes nothing. A
-// call from a number that belongs to nobody makes the number one of the
-// conversation's customer's identities.
+// message; agent a must be allowed to act on both (mayActOnCall,
+// mayActOnConversation). Attaching it to the same conversation again
+// changes nothing. It records the call on the ticket only: the caller's
+// number does not become the conversation's customer's, nor the call
+// theirs (an agent links the number to a customer explicitly).
 func (r *Router) AttachCall(ctx context.Context, a session.Agent, id, conversationID string) (CallAttachment, error) {
 	c, err := r.loadCall(ctx, id)
 	if err != nil {
@@ -109,6 +148,9 @@ func (r *Router) AttachCall(ctx context.Context, a session.Agent, id, conversati
 	}
 	if err != nil {
 		return CallAttachment{}, err
+	}
+	if !mayActOnConversation(a, conv) {
+		return CallAttachment{}, fmt.Errorf("%w: the conversation is neither yours nor your team's", ErrForbidden)
 	}
 	if conv.Status == tickets.Closed {
 		return CallAttachment{}, fmt.Errorf("%w: the conversation is closed", ErrConflict)
@@ -133,18 +175,10 @@ func (r *Router) AttachCall(ctx context.Context, a session.Agent, id, conversati
 			r.log.Warn("router: announce attached call", "conversation", conv.ID, "err", err)
 		}
 	}
-	if number := c.Number; c.CustomerID == "" && number != "" && strings.HasPrefix(number, "+") {
-		if owner, err := r.customerByPhone(ctx, number); err == nil && owner == "" {
-			// The number is now known as this customer's.
-			if err := r.UpdateProfile(ctx, conv.CustomerID, connectors.Profile{Also: []connectors.Identity{phoneIdentity(number)}}); err != nil {
-				r.log.Warn("router: link the caller's number", "call", c.ID, "err", err)
-			}
-		}
-	}
 	if res.Conversation, err = r.load(ctx, conv.ID); err != nil {
 		return CallAttachment{}, err
 	}
-	r.linkCall(ctx, c, res.Conversation, conv.CustomerID, "conversation")
+	r.linkCall(ctx, c, res.Conversation, "", "conversation")
 	return res, nil
 }
 
@@ -203,7 +237,8 @@ func (r *Router) numberCallTicket(ctx context.Context, convID string, c Call) (C
 
 // linkCall records on the call the ticket it went into (field
 // "conversation") or the callback ticket ("callback"), and the customer
-// it turned out to be, then tells the call's agents. The first ticket
+// it turned out to be when customer is not empty (the call is filed under
+// them), then tells the call's agents. The first ticket
 // recorded stays. Failures are logged: the ticket exists either way.
 func (r *Router) linkCall(ctx context.Context, c Call, conv Conversation, customer, field string) {
 	b := rdb.NewBatch(r.rdb)
@@ -291,7 +326,9 @@ func callSummary(c Call) string {
 	switch {
 	case c.State == CallMissed:
 		b.WriteString(" · 未接 missed")
-	case c.AnsweredAt != nil && c.EndedAt != nil:
+	case c.TalkUnknown && c.EndedAt != nil:
+		b.WriteString(" · 已接听 answered")
+	case c.Answered() && c.EndedAt != nil:
 		fmt.Fprintf(&b, " · 通话 talk %d:%02d", c.Duration/60, c.Duration%60)
 	case c.State == CallAnswered:
 		b.WriteString(" · 通话中 in progress")

@@ -166,3 +166,24 @@ func (k keys) callsRecent() string { return k.p + "{calls}:recent" }
 // seconds). TTL callKPITTL (400 days).
 func (k keys) callDay(day, what string) string { return k.p + "{kc:" + day + "}:" + what }
 
+// Merge records and unmerges (mergerecord.go, unmerge.go). A merge's
+// record lives on the winner's slot, so closing the merge (audit, record,
+// journal) is one script.
+
+// customerMergeRecord is the record of one merge into customer id (the
+// winner), by the merge id's ULID part: who, when, why, state, and exactly
+// what moved (i:HANDLE, c:CONV, k:CALL, was:FIELD and set:FIELD fields).
+// No TTL: the history of the customer.
+func (k keys) customerMergeRecord(id, ulid string) string {
+	return k.p + "{u:" + id + "}:merge:" + ulid
+}
+
+// customerUnmerging is the journal of unmerges out of a customer (the
+// winner of the merges) under way: merge id → started ms. An entry lives
+// from the decision until the unmerge is audited. No TTL.
+func (k keys) customerUnmerging(id string) string { return k.p + "{u:" + id + "}:unmerging" }
+
+// customerUnmerged is the set of merge ids undone out of a customer: once
+// it exists, ingest checks where the identity of a new conversation of
+// the customer points (merge_check.lua). No TTL.
+func (k keys) customerUnmerged(id string) string { return k.p + "{u:" + id + "}:unmerged" }

@@ -2,8 +2,10 @@ package router
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,6 +34,9 @@ import (
 //     merging_into on the same slot; a merge sets merging_into before it
 //     reads what to move. Either the merge sees what they added, or they
 //     see the merge and move their addition along themselves.
+//   - Each step notes in the merge's record (mergerecord.go) what it is
+//     about to move before it moves it, so the record says exactly what
+//     moved, and an unmerge (unmerge.go) can put it back.
 const (
 	mergeLease = 30 * time.Second
 	mergeWait  = 10 * time.Second
@@ -138,7 +143,7 @@ func (r *Router) mergeLocked(ctx context.Context, lk *mergeLock, a, b, why strin
 	if err != nil {
 		return "", folded, err
 	}
-	if err := r.fold(ctx, lk, merging{loser: loser, winner: winner, why: why}); err != nil {
+	if err := r.fold(ctx, lk, &merging{loser: loser, winner: winner, why: why}); err != nil {
 		return "", folded, err
 	}
 	return winner, append(folded, loser), nil
@@ -178,8 +183,13 @@ func (r *Router) settle(ctx context.Context, lk *mergeLock, id string, depth int
 		}
 		work := 0
 		for _, s := range ch {
+			if n, err := r.settleUnmerges(ctx, lk, s, depth); err != nil {
+				return "", folded, err
+			} else if n > 0 {
+				work++
+			}
 			if s.into != "" && !s.done {
-				if err := r.fold(ctx, lk, merging{loser: s.id, winner: s.into}); err != nil {
+				if err := r.fold(ctx, lk, &merging{loser: s.id, winner: s.into}); err != nil {
 					return "", folded, err
 				}
 				add(s.id)
@@ -222,10 +232,14 @@ func (r *Router) settleEntry(ctx context.Context, lk *mergeLock, winner, loser, 
 		return nil, err
 	}
 	if ok && (st.into == "" || st.into == winner) {
-		if err := r.fold(ctx, lk, merging{loser: loser, winner: winner}); err != nil {
+		if err := r.fold(ctx, lk, &merging{loser: loser, winner: winner}); err != nil {
 			return nil, err
 		}
 		return []string{loser}, nil
+	}
+	e, _ := parseEntry(rec)
+	if err := r.abandonRecord(ctx, e.ID); err != nil {
+		return nil, fmt.Errorf("router: merge record: %w", err)
 	}
 	if err := r.rdb.HDel(ctx, r.k.customerMerging(winner), loser).Err(); err != nil {
 		return nil, fmt.Errorf("router: merge journal: %w", err)
@@ -235,26 +249,27 @@ func (r *Router) settleEntry(ctx context.Context, lk *mergeLock, winner, loser, 
 	if !ok {
 		return nil, nil
 	}
-	why := rec
-	if _, w, found := strings.Cut(rec, "|"); found {
-		why = w
-	}
-	_, folded, err := r.mergeLocked(ctx, lk, winner, loser, why, depth+1)
+	_, folded, err := r.mergeLocked(ctx, lk, winner, loser, e.Reason, depth+1)
 	return folded, err
 }
 
 // merging is one fold of customer loser into customer winner.
 type merging struct {
 	loser, winner string
-	// why is recorded in the audit; empty when finishing a merge decided
-	// earlier (its journal entry has the reason).
+	// why is the reason recorded in the audit; empty when finishing a
+	// merge decided earlier (its journal entry has the reason).
 	why string
+	// kind is manual, unionid or identity (empty: told by why); who the
+	// agent, or empty for the system.
+	kind, who string
+	// id is the merge id, set by the claim from the journal entry.
+	id string
 }
 
 // foldStep is one idempotent step of a fold.
 type foldStep struct {
 	name string
-	run  func(r *Router, ctx context.Context, lk *mergeLock, m merging) error
+	run  func(r *Router, ctx context.Context, lk *mergeLock, m *merging) error
 }
 
 // foldSteps are the steps of a fold, in order. A crash after any of them
@@ -264,6 +279,7 @@ var foldSteps = []foldStep{
 	{"claim", (*Router).claimMerge},
 	{"identities", (*Router).moveIdentities},
 	{"conversations", (*Router).moveConversations},
+	{"calls", (*Router).moveCalls},
 	{"profile", (*Router).mergeProfile},
 	{"mark", (*Router).markMerged},
 	{"audit", (*Router).recordMerge},
@@ -271,7 +287,7 @@ var foldSteps = []foldStep{
 
 // fold folds m.loser into m.winner, all steps, renewing the lease before
 // each.
-func (r *Router) fold(ctx context.Context, lk *mergeLock, m merging) error {
+func (r *Router) fold(ctx context.Context, lk *mergeLock, m *merging) error {
 	for _, s := range foldSteps {
 		if err := lk.renew(ctx); err != nil {
 			return err
@@ -284,20 +300,23 @@ func (r *Router) fold(ctx context.Context, lk *mergeLock, m merging) error {
 	return nil
 }
 
-// claimMerge writes the decision: the winner's journal entry first, then
-// merging_into on the loser (both kept when already there), so a loser
-// marked merging always has its entry until the merge is audited. It
-// refuses a winner that is itself being folded.
-func (r *Router) claimMerge(ctx context.Context, _ *mergeLock, m merging) error {
-	why := m.why
-	if why == "" {
-		why = "unfinished merge"
-	}
-	rec := fmt.Sprintf("%d|%s", ms(r.now()), why)
-	if err := r.rdb.HSetNX(ctx, r.k.customerMerging(m.winner), m.loser, rec).Err(); err != nil {
+// claimMerge writes the decision: the winner's journal entry first (with
+// the merge id), then the merge's record, then merging_into and merge_id
+// on the loser (merging_into kept when already there), so a loser marked
+// merging always has its entry until the merge is audited. It refuses a
+// winner that is itself being folded.
+func (r *Router) claimMerge(ctx context.Context, _ *mergeLock, m *merging) error {
+	e, err := r.claimEntry(ctx, m)
+	if err != nil {
 		return err
 	}
+	m.id, m.who, m.kind, m.why = e.ID, e.Who, e.Why, e.Reason // the decision as first written
+	rec := r.recordKey(e.ID)
 	pipe := r.rdb.Pipeline()
+	for _, kv := range [][2]string{{"id", e.ID}, {"from", m.loser}, {"into", m.winner}, {"who", e.Who},
+		{"why", e.Why}, {"reason", e.Reason}, {"started", strconv.FormatInt(e.At, 10)}, {"state", MergeMerging}} {
+		pipe.HSetNX(ctx, rec, kv[0], kv[1])
+	}
 	pipe.HSetNX(ctx, r.k.customer(m.loser), "merging_into", m.winner)
 	into := pipe.HGet(ctx, r.k.customer(m.loser), "merging_into")
 	if _, err := pipe.Exec(ctx); err != nil {
@@ -305,6 +324,9 @@ func (r *Router) claimMerge(ctx context.Context, _ *mergeLock, m merging) error 
 	}
 	if into.Val() != m.winner {
 		return fmt.Errorf("%w: customer %s is being merged into %s", ErrConflict, m.loser, into.Val())
+	}
+	if err := r.rdb.HSet(ctx, r.k.customer(m.loser), "merge_id", e.ID).Err(); err != nil {
+		return err
 	}
 	wInto, err := r.rdb.HGet(ctx, r.k.customer(m.winner), "merging_into").Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
@@ -316,16 +338,60 @@ func (r *Router) claimMerge(ctx context.Context, _ *mergeLock, m merging) error 
 	return nil
 }
 
+// claimEntry returns the winner's journal entry for the merge, writing it
+// when there is none, or when it is one from before merge records (which
+// keeps its time and reason and gets an id).
+func (r *Router) claimEntry(ctx context.Context, m *merging) (mergeEntry, error) {
+	journal := r.k.customerMerging(m.winner)
+	for range maxHops {
+		cur, err := r.rdb.HGet(ctx, journal, m.loser).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return mergeEntry{}, fmt.Errorf("merge journal: %w", err)
+		}
+		e, ok := parseEntry(cur)
+		if ok && e.ID != "" {
+			return e, nil
+		}
+		if !ok {
+			e = mergeEntry{At: ms(r.now()), Who: m.who, Why: m.kind, Reason: m.why}
+			if e.Who == "" {
+				e.Who = "system"
+			}
+			if e.Reason == "" && e.Why == "" {
+				e.Reason = "unfinished merge"
+			}
+			if e.Why == "" {
+				e.Why = mergeKind(e.Reason)
+			}
+		}
+		e.ID = newMergeID(m.winner)
+		data, _ := json.Marshal(e)
+		got, err := mergeClaimLua.Run(ctx, r.rdb, []string{journal}, m.loser, string(data), cur).Text()
+		if err != nil {
+			return mergeEntry{}, fmt.Errorf("merge journal: %w", err)
+		}
+		if got == string(data) {
+			return e, nil
+		}
+	}
+	return mergeEntry{}, fmt.Errorf("merge journal: the entry kept changing")
+}
+
 // moveIdentities points every identity of the loser at the winner (one
 // script on each identity's slot) and adds them to the winner's handles.
-// The loser keeps its own set, as a record of what it had.
-func (r *Router) moveIdentities(ctx context.Context, lk *mergeLock, m merging) error {
+// The loser keeps its own set, as a record of what it had. Before a chunk
+// moves, the record notes for each handle whether the winner lacked it
+// and whether its identity pointed at the loser.
+func (r *Router) moveIdentities(ctx context.Context, lk *mergeLock, m *merging) error {
 	hs, err := r.rdb.SMembers(ctx, r.k.customerIdentities(m.loser)).Result()
 	if err != nil {
 		return err
 	}
 	for start := 0; start < len(hs); start += mergeChunk {
 		chunk := hs[start:min(start+mergeChunk, len(hs))]
+		if err := r.noteHandles(ctx, m, chunk); err != nil {
+			return err
+		}
 		b := rdb.NewBatch(r.rdb)
 		var cmds []*redis.Cmd
 		for _, h := range chunk {
@@ -358,11 +424,51 @@ func (r *Router) moveIdentities(ctx context.Context, lk *mergeLock, m merging) e
 	return nil
 }
 
+// noteHandles notes in the merge's record, for each handle of the loser,
+// what moving it will change: "s" the winner gets the handle, "p" its
+// identity is re-pointed from the loser. A note is written once, before
+// anything of it moves, so a retry keeps what the first attempt saw.
+func (r *Router) noteHandles(ctx context.Context, m *merging, hs []string) error {
+	pipe := r.rdb.Pipeline()
+	members := make([]any, len(hs))
+	for i, h := range hs {
+		members[i] = h
+	}
+	have := pipe.SMIsMember(ctx, r.k.customerIdentities(m.winner), members...)
+	ptrs := make([]*redis.StringCmd, len(hs))
+	for i, h := range hs {
+		if id, ok := identityOfHandle(h); ok {
+			ptrs[i] = pipe.Get(ctx, r.k.identityCustomer(identityTag(id)))
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return err
+	}
+	rec := r.recordKey(m.id)
+	pipe = r.rdb.Pipeline()
+	for i, h := range hs {
+		flags := ""
+		if !have.Val()[i] {
+			flags += "s"
+		}
+		if ptrs[i] != nil && ptrs[i].Val() == m.loser {
+			flags += "p"
+		}
+		if flags == "" {
+			flags = "-"
+		}
+		pipe.HSetNX(ctx, rec, "i:"+h, flags)
+	}
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
 // moveConversations gives each of the loser's conversations to the
-// winner: its customer_id first, then the winner's list (same score),
-// then out of the loser's list. It goes on until the loser's list is
-// empty, so a conversation added meanwhile moves too.
-func (r *Router) moveConversations(ctx context.Context, lk *mergeLock, m merging) error {
+// winner: noted in the record, its customer_id, then the winner's list
+// (same score), then out of the loser's list. It goes on until the
+// loser's list is empty, so a conversation added meanwhile moves too.
+func (r *Router) moveConversations(ctx context.Context, lk *mergeLock, m *merging) error {
+	rec := r.recordKey(m.id)
 	for range mergePasses {
 		zs, err := r.rdb.ZRangeWithScores(ctx, r.k.customerConversations(m.loser), 0, mergeChunk-1).Result()
 		if err != nil {
@@ -373,10 +479,14 @@ func (r *Router) moveConversations(ctx context.Context, lk *mergeLock, m merging
 		}
 		b := rdb.NewBatch(r.rdb)
 		members := make([]any, len(zs))
+		notes := make([]any, 0, 2*len(zs))
 		for i, z := range zs {
-			conv := z.Member.(string)
-			members[i] = conv
-			b.Run(ctx, moveConversationLua, []string{r.k.conv(conv)}, m.winner)
+			members[i] = z.Member
+			notes = append(notes, "c:"+z.Member.(string), strconv.FormatFloat(z.Score, 'f', -1, 64))
+		}
+		b.Pipe().HSet(ctx, rec, notes...)
+		for _, z := range zs {
+			b.Run(ctx, moveConversationLua, []string{r.k.conv(z.Member.(string))}, m.winner)
 		}
 		if err := b.Exec(ctx); err != nil {
 			return err
@@ -394,22 +504,71 @@ func (r *Router) moveConversations(ctx context.Context, lk *mergeLock, m merging
 	return fmt.Errorf("more than %d conversations", mergePasses*mergeChunk)
 }
 
+// moveCalls gives the loser's list of calls to the winner, like the
+// conversations: each call noted in the record (with whether the winner
+// listed it already), added to the winner's list with its score, taken
+// out of the loser's. The call records themselves keep naming the loser;
+// a view of it shows the winner.
+func (r *Router) moveCalls(ctx context.Context, lk *mergeLock, m *merging) error {
+	rec := r.recordKey(m.id)
+	for range mergePasses {
+		zs, err := r.rdb.ZRangeWithScores(ctx, r.k.customerCalls(m.loser), 0, mergeChunk-1).Result()
+		if err != nil {
+			return err
+		}
+		if len(zs) == 0 {
+			return nil
+		}
+		pipe := r.rdb.Pipeline()
+		had := make([]*redis.FloatCmd, len(zs))
+		for i, z := range zs {
+			had[i] = pipe.ZScore(ctx, r.k.customerCalls(m.winner), z.Member.(string))
+		}
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+		pipe = r.rdb.Pipeline()
+		members := make([]any, len(zs))
+		for i, z := range zs {
+			members[i] = z.Member
+			note := strconv.FormatFloat(z.Score, 'f', -1, 64)
+			if had[i].Err() == nil {
+				note += "|a"
+			}
+			pipe.HSetNX(ctx, rec, "k:"+z.Member.(string), note)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return err
+		}
+		pipe = r.rdb.Pipeline()
+		pipe.ZAdd(ctx, r.k.customerCalls(m.winner), zs...)
+		pipe.ZRem(ctx, r.k.customerCalls(m.loser), members...)
+		if _, err := pipe.Exec(ctx); err != nil {
+			return err
+		}
+		if err := lk.renew(ctx); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("more than %d calls", mergePasses*mergeChunk)
+}
+
 // mergeProfile keeps what the loser's profile knew that the winner's does
 // not: a name set by an agent or a channel, avatar, level, region, last
-// agent.
-func (r *Router) mergeProfile(ctx context.Context, _ *mergeLock, m merging) error {
+// agent. The record notes each field it changes and what it was.
+func (r *Router) mergeProfile(ctx context.Context, _ *mergeLock, m *merging) error {
 	v, err := r.rdb.HMGet(ctx, r.k.customer(m.loser), "name", "name_source", "avatar", "level", "region", "last_agent").Result()
 	if err != nil {
 		return err
 	}
-	return mergeProfileLua.Run(ctx, r.rdb, []string{r.k.customer(m.winner)},
+	return mergeProfileLua.Run(ctx, r.rdb, []string{r.k.customer(m.winner), r.recordKey(m.id)},
 		asString(v[0]), asString(v[1]), "avatar", asString(v[2]), "level", asString(v[3]),
 		"region", asString(v[4]), "last_agent", asString(v[5])).Err()
 }
 
 // markMerged marks the loser done: merged_into, and merged_at the first
 // time.
-func (r *Router) markMerged(ctx context.Context, _ *mergeLock, m merging) error {
+func (r *Router) markMerged(ctx context.Context, _ *mergeLock, m *merging) error {
 	pipe := r.rdb.Pipeline()
 	pipe.HSet(ctx, r.k.customer(m.loser), "merged_into", m.winner)
 	pipe.HSetNX(ctx, r.k.customer(m.loser), "merged_at", ms(r.now()))
@@ -417,33 +576,63 @@ func (r *Router) markMerged(ctx context.Context, _ *mergeLock, m merging) error 
 	return err
 }
 
-// recordMerge writes the audit entry on the winner and clears its
+// recordMerge audits the merge on both customers, the loser's first, then
+// on the winner in one script with the record's state and the end of its
 // journal entry, once.
-func (r *Router) recordMerge(ctx context.Context, _ *mergeLock, m merging) error {
-	return mergeDoneLua.Run(ctx, r.rdb, []string{r.k.customerMerging(m.winner), r.k.customerAudit(m.winner)},
-		m.loser, m.winner, ms(r.now()), "system").Err()
+func (r *Router) recordMerge(ctx context.Context, _ *mergeLock, m *merging) error {
+	h, err := r.loadRecord(ctx, m.id)
+	if err != nil {
+		return err
+	}
+	rec := recordFrom(h)
+	now := ms(r.now())
+	fields := []any{"who", rec.Who, "why", rec.Why, "reason", rec.Reason, "started", h["started"],
+		"identities", len(rec.Identities), "conversations", len(rec.Conversations), "calls", len(rec.Calls),
+		"fields", strings.Join(rec.Fields, ",")}
+	args := append([]any{m.id, "merge", "when", now, "from", m.loser, "into", m.winner}, fields...)
+	if err := auditOnceLua.Run(ctx, r.rdb, []string{r.k.customerAudit(m.loser)}, args...).Err(); err != nil {
+		return err
+	}
+	args = append([]any{m.loser, m.winner, now, m.id}, fields...)
+	return mergeDoneLua.Run(ctx, r.rdb, []string{r.k.customerMerging(m.winner), r.k.customerAudit(m.winner),
+		r.recordKey(m.id)}, args...).Err()
 }
 
 // queueMergeCheck adds to b, after ingest's writes on a customer for a
 // new conversation, a read of whether that customer is being folded into
-// another. Both are on the customer's slot, so if the read finds nothing,
-// the merge (which sets merging_into before it lists what to move) sees
-// the new conversation.
+// another, or an unmerge took identities away from it (merge_check.lua).
+// Both are on the customer's slot, so if the read finds nothing, the
+// merge (which sets merging_into before it lists what to move) or the
+// unmerge (which creates :unmerged before it re-points identities and
+// lists what goes back) sees the new conversation. The script goes as
+// EVAL with its text: the answer must be a string for ingest, and a
+// short script needs no cache.
 func (r *Router) queueMergeCheck(ctx context.Context, b *rdb.Batch, cust string) *redis.StringCmd {
-	return b.Pipe().HGet(ctx, r.k.customer(cust), "merging_into")
+	cmd := redis.NewStringCmd(ctx, "eval", mergeCheckSrc, 2, r.k.customer(cust), r.k.customerUnmerged(cust))
+	_ = b.Pipe().Process(ctx, cmd)
+	return cmd
 }
 
 // adoptInbound moves a conversation that ingest just opened under a
 // customer being folded into another (the identity still pointed at the
-// loser when ingest read it) to the customer that remains, with its
-// identity. It returns that customer, or cust when that failed (logged:
-// the message is stored, and a view of the loser follows merged_into).
+// loser when ingest read it), or under a customer an unmerge took the
+// identity away from, to the customer the identity belongs to now (the
+// one it points at, or the one that remains of a merge), with its
+// handle. It returns that customer, or cust when the conversation stays
+// or moving it failed (logged: the message is stored, and a view of the
+// loser follows merged_into).
 func (r *Router) adoptInbound(ctx context.Context, m *connectors.Message, now time.Time, cust, conv string) string {
 	member := handle(m.Channel, m.Account, m.From)
 	tag := identityTag(m.From)
 	target := cust
+	if cur, err := r.rdb.Get(ctx, r.k.identityCustomer(tag)).Result(); err == nil && cur != "" {
+		target = cur
+	}
 	for range maxHops {
 		final, _, err := r.resolve(ctx, target)
+		if err == nil && final == cust {
+			return cust // it belongs where it is
+		}
 		if err == nil {
 			err = r.repointTo(ctx, tag, final)
 		}
@@ -464,7 +653,14 @@ func (r *Router) adoptInbound(ctx context.Context, m *connectors.Message, now ti
 			target = into
 			continue
 		}
-		if err := r.rdb.ZRem(ctx, r.k.customerConversations(cust), conv).Err(); err != nil {
+		pipe := r.rdb.Pipeline()
+		pipe.ZRem(ctx, r.k.customerConversations(cust), conv)
+		if st, ok, _ := r.state(ctx, cust); ok && st.into == "" {
+			// An unmerge took the identity away: its handle goes too (a
+			// customer being folded keeps its handles as a record).
+			pipe.SRem(ctx, r.k.customerIdentities(cust), member)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
 			r.log.Warn("router: move a new conversation to the merged customer", "conversation", conv,
 				"from", cust, "err", err)
 		}

@@ -247,7 +247,8 @@ func (r *Router) follow(ctx context.Context, run *profileRun) error {
 
 // link makes run.cust the customer of identity id: it points the identity
 // at the customer and adds it to the customer's handles; an identity that
-// belongs to another customer merges the two.
+// belongs to another customer merges the two, unless an unmerge took
+// those two apart (keptApart): then the identity stays with the other.
 func (r *Router) link(ctx context.Context, run *profileRun, id connectors.Identity) error {
 	tag := identityTag(id)
 	member := handle("", "", id)
@@ -285,6 +286,14 @@ func (r *Router) link(ctx context.Context, run *profileRun, id connectors.Identi
 				return err
 			}
 			continue
+		}
+		if apart, err := r.keptApart(ctx, run.cust, other); err != nil {
+			return err
+		} else if apart {
+			// A supervisor undid their merge: the identity stays where it is.
+			r.log.Info("router: profile: not merging customers an unmerge took apart", "customer", run.cust,
+				"other", other, "type", id.Type)
+			return nil
 		}
 		winner, folded, err := r.merge(ctx, run.cust, other, mergeReason(id))
 		if err != nil {
@@ -376,18 +385,27 @@ type custState struct {
 	into    string // merging_into: decided to be folded into this customer
 	done    bool   // merged_into is set: the fold finished
 	pending int64  // entries in its own merge journal: folds into it not finished
+	// unmerging is the merge id of an unmerge giving this customer back
+	// that is not finished (unmerging_from); unmerges the entries in its
+	// own unmerge journal (unmerges out of it not finished).
+	unmerging string
+	unmerges  int64
 }
 
-// unfinished says whether a merge from or into this customer is under way.
-func (s custState) unfinished() bool { return (s.into != "" && !s.done) || s.pending > 0 }
+// unfinished says whether a merge or an unmerge from or into this
+// customer is under way.
+func (s custState) unfinished() bool {
+	return (s.into != "" && !s.done) || s.pending > 0 || s.unmerging != "" || s.unmerges > 0
+}
 
 // state reads one customer's merge state (one round trip); ok is false
 // when the customer does not exist.
 func (r *Router) state(ctx context.Context, id string) (custState, bool, error) {
 	pipe := r.rdb.Pipeline()
 	ex := pipe.Exists(ctx, r.k.customer(id))
-	h := pipe.HMGet(ctx, r.k.customer(id), "merging_into", "merged_into")
+	h := pipe.HMGet(ctx, r.k.customer(id), "merging_into", "merged_into", "unmerging_from")
 	n := pipe.HLen(ctx, r.k.customerMerging(id))
+	u := pipe.HLen(ctx, r.k.customerUnmerging(id))
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return custState{}, false, fmt.Errorf("router: customer state: %w", err)
 	}
@@ -395,7 +413,8 @@ func (r *Router) state(ctx context.Context, id string) (custState, bool, error) 
 		return custState{}, false, nil
 	}
 	v := h.Val()
-	return custState{id: id, into: asString(v[0]), done: asString(v[1]) != "", pending: n.Val()}, true, nil
+	return custState{id: id, into: asString(v[0]), done: asString(v[1]) != "", pending: n.Val(),
+		unmerging: asString(v[2]), unmerges: u.Val()}, true, nil
 }
 
 // chain follows merging_into from customer id: the first state is id's,
@@ -467,6 +486,9 @@ type customerEvent struct {
 	// Merged lists customers folded into this one; views of them should
 	// show this one.
 	Merged []string `json:"merged,omitempty"`
+	// Unmerged lists customers an unmerge took out of this one again;
+	// conversations listed under this one may be theirs now.
+	Unmerged []string `json:"unmerged,omitempty"`
 }
 
 // announceCustomer tells every agent that a customer changed, so open

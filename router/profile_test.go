@@ -298,8 +298,8 @@ func (p *pair) checkMerged(t *testing.T, r *Router) {
 		t.Fatalf("%d audit entries, want 1: %v", len(audit), audit)
 	}
 	a := audit[0].Values
-	if a["who"] != "system" || a["why"] != "same WeChat unionid "+p.union || a["from"] != l || a["into"] != w ||
-		a["action"] != "merge" || a["when"] == "" {
+	if a["who"] != "system" || a["why"] != MergeUnionID || a["reason"] != "same WeChat unionid "+p.union ||
+		a["from"] != l || a["into"] != w || a["action"] != "merge" || a["when"] == "" || a["merge"] == "" {
 		t.Errorf("audit entry %v", a)
 	}
 }
@@ -420,7 +420,7 @@ func TestMergeFinishesAfterCrash(t *testing.T) {
 	for k := 1; k < len(foldSteps); k++ {
 		crashes = append(crashes, crash{"after " + foldSteps[k-1].name, func(t *testing.T, m merging) {
 			for _, s := range foldSteps[:k] {
-				if err := s.run(r, ctx, nil, m); err != nil {
+				if err := s.run(r, ctx, nil, &m); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -432,7 +432,7 @@ func TestMergeFinishesAfterCrash(t *testing.T) {
 		}},
 		crash{"part way through the conversations", func(t *testing.T, m merging) {
 			for _, s := range foldSteps[:2] {
-				if err := s.run(r, ctx, nil, m); err != nil {
+				if err := s.run(r, ctx, nil, &m); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -470,7 +470,7 @@ func TestIngestDuringMerge(t *testing.T) {
 			p := newPair(t, r, fmt.Sprint("i", k), 1, 2) // a loses
 			m := merging{loser: p.loser, winner: p.winner, why: mergeReason(unionid(p.union))}
 			for _, s := range foldSteps[:k] {
-				if err := s.run(r, ctx, nil, m); err != nil {
+				if err := s.run(r, ctx, nil, &m); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -501,7 +501,7 @@ func TestIngestDuringMerge(t *testing.T) {
 			t.Fatalf("round trip 1 = %v, %v", res, err)
 		}
 		for _, s := range foldSteps {
-			if err := s.run(r, ctx, nil, m); err != nil {
+			if err := s.run(r, ctx, nil, &m); err != nil {
 				t.Fatal(err)
 			}
 		}

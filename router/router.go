@@ -45,6 +45,9 @@ type Config struct {
 	Location *time.Location
 	// Grace is how long an agent counts as online after a heartbeat.
 	Grace time.Duration
+	// DefaultRegion is the ISO country code for phone numbers an agent
+	// links without one (the top-level default_region); "CN" when empty.
+	DefaultRegion string
 }
 
 // Router is the core: ingest, dispatch, replies and queries.

@@ -11,8 +11,9 @@ import (
 
 // Telephone calls: the record behind a screen-pop, and turning a call
 // into a ticket with one click. Agents may act on calls that popped up
-// for them or rang for their team; supervisors and admins on all (the
-// router checks).
+// for them or rang for their team, and attach them to conversations that
+// are theirs or their team's; supervisors and admins on all (the router
+// checks).
 
 // callRoutes mounts the call API on the authenticated group.
 func (s *Server) callRoutes(auth fiber.Router) {
@@ -68,7 +69,8 @@ func (s *Server) callTicket(c *fiber.Ctx) error {
 	return c.JSON(conv)
 }
 
-// attachCall adds a call to an existing ticket as a call message.
+// attachCall adds a call to an existing ticket as a call message; it
+// links the caller's number to nobody.
 func (s *Server) attachCall(c *fiber.Ctx) error {
 	var in struct {
 		ConversationID string `json:"conversation_id"`

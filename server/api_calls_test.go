@@ -36,6 +36,8 @@ func (s *stack) ringCall(pbxID, team string, users ...string) string {
 
 // Who may do what with calls: agents with the calls that popped up for
 // them or rang for their team, supervisors and admins with every call.
+// Attaching a call also needs the right to the conversation: the agent's
+// own or their team's.
 func TestCallAPIPermissions(t *testing.T) {
 	s := newStack(t)
 	tok := map[string]string{"": ""}
@@ -48,6 +50,15 @@ func TestCallAPIPermissions(t *testing.T) {
 	mine := s.ringCall("c-li", "sales", "a1")
 	team := s.ringCall("c-team", "support", "8999")
 	_, other := s.customerWrites("site", visitorID("calls"), "I called you")
+	s.dispatched(other, tok[sup]) // support's
+	// A conversation of the sales team, which nobody here is in.
+	_, sales := s.customerWrites("site", visitorID("calls-sales"), "I called sales")
+	s.dispatched(sales, tok[sup])
+	s.must(200, req{method: "PATCH", path: "/api/v1/conversations/" + sales, token: tok[sup], body: map[string]string{"team": "sales"}})
+	s.settle()
+	if c := s.conversation(sales, tok[sup]); c.Team != "sales" || c.Assignee != "" {
+		t.Fatalf("the sales conversation %+v, want it waiting in sales", c)
+	}
 
 	steps := []struct {
 		who, method, path string
@@ -72,15 +83,34 @@ func TestCallAPIPermissions(t *testing.T) {
 		{li, "POST", "/api/v1/calls/" + mine + "/ticket", map[string]string{"nickname": "x"}, 400},
 		{li, "POST", "/api/v1/calls/" + mine + "/attach", map[string]string{}, 400},
 		{li, "POST", "/api/v1/calls/" + mine + "/attach", map[string]string{"conversation_id": "NOPE"}, 400},
+		// Before the number is anyone's: attaching must not make it other's.
+		{wang, "POST", "/api/v1/calls/" + team + "/attach", map[string]string{"conversation_id": other}, 200},
+		{wang, "POST", "/api/v1/calls/" + team + "/attach", map[string]string{"conversation_id": other}, 200},
 		{li, "POST", "/api/v1/calls/" + mine + "/ticket", map[string]string{"name": "张三"}, 200},
 		{sup, "POST", "/api/v1/calls/" + mine + "/ticket", nil, 200},
-		{wang, "POST", "/api/v1/calls/" + team + "/attach", map[string]string{"conversation_id": other}, 200},
-		{wang, "POST", "/api/v1/calls/" + team + "/attach", map[string]string{"conversation_id": other}, 200},
+		{wang, "POST", "/api/v1/calls/" + team + "/attach", map[string]string{"conversation_id": sales}, 403},
+		{li, "POST", "/api/v1/calls/" + team + "/attach", map[string]string{"conversation_id": sales}, 403},
+		{sup, "POST", "/api/v1/calls/" + team + "/attach", map[string]string{"conversation_id": sales}, 200},
+		{adm, "POST", "/api/v1/calls/" + team + "/attach", map[string]string{"conversation_id": sales}, 200},
 	}
 	for _, st := range steps {
 		r := s.send(req{method: st.method, path: st.path, token: tok[st.who], body: st.body})
 		if r.Status != st.status {
 			t.Errorf("%s %s %s: %s, want %d", st.who, st.method, st.path, r, st.status)
+		}
+	}
+
+	// Attaching linked the caller's number to nobody.
+	var cust struct {
+		Identities []struct {
+			Type string `json:"type"`
+		} `json:"identities"`
+	}
+	s.must(200, req{method: "GET", path: "/api/v1/customers/" + s.conversation(other, tok[sup]).CustomerID, token: tok[sup]}).decode(t, &cust)
+	for _, x := range cust.Identities {
+		if x.Type == "phone" {
+			t.Errorf("attaching a call gave the conversation's customer a phone identity: %+v", cust.Identities)
+			break
 		}
 	}
 

@@ -56,6 +56,7 @@ func (s *Server) routes() {
 	auth.Get("/email/quarantine/:mailbox/:id/raw", supervisorsOnly, s.getQuarantinedRaw)
 	auth.Delete("/email/quarantine/:mailbox/:id", supervisorsOnly, s.dismissQuarantined)
 	s.callRoutes(auth)
+	s.customerMergeRoutes(auth)
 	s.qrRoutes(auth)
 	api.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 

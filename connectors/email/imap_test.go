@@ -371,6 +371,10 @@ func TestIMAPFetchOnce(t *testing.T) {
 	r.deliver(plain("m3@example.cn", "li@example.cn", "while idle"))
 	eventually(t, 5*time.Second, "mail delivered during IDLE", func() bool { return r.in.stored()["m3@example.cn"] == 1 })
 	t.Logf("IDLE delivery took %s", time.Since(start))
+	// Stored comes before marked and the watermark: stop only after both.
+	if s := r.waitUID("4"); s["uid"] != "4" {
+		t.Fatalf("watermark %v, want uid 4", s)
+	}
 
 	// Started again, the poller takes up where it stopped.
 	rp.stop()

@@ -76,8 +76,16 @@
     ws: null, wsTimer: 0, pingTimer: 0, backoff: 0, lastRx: 0, conn: "reconnecting",
     error: null, notice: null, loginErr: null,
     quar: newQuarantine(),
+    cm: newCustomerTools(null),
   };
   if (!["mine", "unassigned", "all"].includes(S.view)) S.view = "all";
+  // newCustomerTools is the state of the customer panel's tools for
+  // customer id: adding an identity, finding a customer to merge, the
+  // audit with its undo buttons.
+  function newCustomerTools(id) {
+    return { for: id, addType: "phone", addValue: "", busy: "", err: null, errAt: "", taken: null, query: "", found: null,
+      searched: false, confirm: "", confirmTimer: 0, audit: [], auditSeq: 0 };
+  }
   // newQuarantine is the quarantine view's state (supervisors and admins).
   function newQuarantine() {
     return { open: false, items: [], next: null, loading: false, loaded: false, seq: 0, confirm: null, confirmTimer: 0, busy: new Set() };
@@ -118,7 +126,10 @@
     }
     if (!res.ok) {
       const er = (data && data.error) || {};
-      throw new ApiError(res.status, er.code || "", er.message || "");
+      const e = new ApiError(res.status, er.code || "", er.message || "");
+      // identity_taken names the customer the identity belongs to.
+      if (typeof er.customer_id === "string") e.customerId = er.customer_id;
+      throw e;
     }
     return data;
   }
@@ -293,6 +304,7 @@
       customer: null, ticket: null, lastIds: { agent: "", inbox: "" }, error: null, notice: null,
       draftKey: null, draftSig: null, sending: false, windowRefused: null,
       quar: Object.assign(newQuarantine(), { seq: S.quar.seq + 1 }),
+      cm: newCustomerTools(null),
     });
     S.listSeq++;
     S.threadSeq++;
@@ -1527,6 +1539,7 @@
       if (seq !== S.customerSeq || !c || !c.id) return;
       S.customer = c;
       renderCustomer();
+      if (S.cm.for === c.id) loadAudit(c.id);
     } catch (_) { /* the panel keeps what it shows */ }
   }
 
@@ -1680,12 +1693,23 @@
       h("dt", null, t("customer.level")), h("dd", null, c.level || "—"),
       h("dt", null, t("customer.region")), h("dd", null, c.region || "—"),
       h("dt", null, t("customer.since")), h("dd", null, full(c.created_at) || "—")));
+    if (S.cm.for !== c.id) {
+      clearTimeout(S.cm.confirmTimer);
+      S.cm = newCustomerTools(c.id);
+      loadAudit(c.id);
+    }
     const ids = (Array.isArray(c.identities) ? c.identities : []).map((x) =>
       h("li", { class: "ident" },
         h("span", { class: "ident-type" }, x.type || ""),
         x.channel ? badge(x.channel) : null,
-        h("span", { class: "ident-value", title: x.account ? x.account : null }, x.value || "")));
+        h("span", { class: "ident-value", title: x.account ? x.account : null }, x.value || ""),
+        !x.channel && (x.type === "phone" || x.type === "email")
+          ? h("button", { type: "button", class: "btn-link cm-unlink", data: { cm: "unlink", type: x.type, value: x.value || "" },
+            title: t("cm.unlinkTitle", { value: x.value || "" }), "aria-label": t("cm.unlinkTitle", { value: x.value || "" }),
+            disabled: !!S.cm.busy }, t("cm.unlink"))
+          : null));
     kids.push(section(t("customer.identities"), ids, "customer.noIdentities"));
+    kids.push(identityForm());
     const tks = (Array.isArray(c.tickets) ? c.tickets : []).map((x) =>
       h("li", { class: "cp-ticket-row" },
         ticketLink(x.number || x.id, "#" + (x.number || x.id)),
@@ -1698,7 +1722,287 @@
           h("span", { class: "cp-conv-top" }, badge(x.channel), statusPill(x.status), timeEl("cp-time", x.last_message_at || x.created_at)),
           h("span", { class: "cp-conv-preview" }, x.preview || ""))));
     kids.push(section(t("customer.conversations"), convs, "customer.noConversations"));
+    kids.push(mergeBox(c), auditBox(c));
+    // Keep the field being typed in, and where, across the redraw.
+    const a = document.activeElement;
+    const keep = a && panel.contains(a) && a.dataset && a.dataset.field
+      ? { field: a.dataset.field, s: a.selectionStart, e: a.selectionEnd } : null;
     panel.replaceChildren(...kids);
+    if (keep) {
+      const f = panel.querySelector('[data-field="' + keep.field + '"]');
+      if (f) {
+        f.focus();
+        if (typeof keep.s === "number" && f.setSelectionRange) f.setSelectionRange(keep.s, keep.e);
+      }
+    }
+  }
+
+  // ---------- who a customer is: identities, merges, the audit
+  // An agent adds a phone number or an e-mail address to the customer; one
+  // that belongs to another customer is refused (409 identity_taken) and
+  // the panel offers to merge that customer into this one — never on its
+  // own. An agent finds another customer (phone, e-mail or customer id)
+  // and merges it into this one; a supervisor undoes a merge from the
+  // audit. Confirmations take a second click within 4 s.
+  const supervises = () => !!S.me && (S.me.role === "supervisor" || S.me.role === "admin");
+  const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/i;
+
+  // findCustomer looks a customer up by what an agent typed: an e-mail
+  // address, a customer id, or else a phone number. null: nobody.
+  async function findCustomer(q) {
+    q = String(q || "").trim();
+    if (!q) return null;
+    if (ULID.test(q)) {
+      try { return await api("GET", "/customers/" + enc(q.toUpperCase())); } catch (e) {
+        if (e.status !== 404) throw e;
+      }
+    }
+    const r = await api("GET", "/customers?" + (q.includes("@") ? "email=" : "phone=") + enc(q));
+    return r && Array.isArray(r.items) && r.items.length ? r.items[0] : null;
+  }
+
+  async function loadAudit(id) {
+    const seq = ++S.cm.auditSeq;
+    try {
+      const r = await api("GET", "/customers/" + enc(id) + "/audit?limit=30");
+      if (S.cm.for !== id || seq !== S.cm.auditSeq) return;
+      S.cm.audit = Array.isArray(r && r.items) ? r.items : [];
+      renderCustomer();
+    } catch (_) { /* the panel shows the rest */ }
+  }
+
+  function identityForm() {
+    const cm = S.cm;
+    const kids = [
+      h("div", { class: "cm-row" },
+        h("select", { class: "cm-type", data: { field: "cm-type" }, "aria-label": t("cm.type"), disabled: !!cm.busy },
+          h("option", { value: "phone", selected: cm.addType === "phone" }, t("cm.type.phone")),
+          h("option", { value: "email", selected: cm.addType === "email" }, t("cm.type.email"))),
+        h("input", { type: "text", class: "cm-value", data: { field: "cm-value" }, value: cm.addValue, maxlength: "254",
+          placeholder: t("cm.value"), "aria-label": t("cm.value"), autocomplete: "off" }),
+        h("button", { type: "submit", class: "btn btn-sm", disabled: !!cm.busy }, t("cm.add"))),
+    ];
+    if (cm.taken) {
+      kids.push(h("p", { class: "cm-taken", role: "alert" }, t("cm.taken", { value: cm.taken.value, name: cm.taken.name || cm.taken.id })),
+        h("button", { type: "button", class: "btn btn-sm", data: { cm: "merge", id: cm.taken.id }, disabled: !!cm.busy },
+          cm.confirm === "merge:" + cm.taken.id ? t("cm.confirmMerge") : t("cm.mergeTaken")));
+    } else if (cm.err && (cm.errAt === "add" || cm.errAt === "unlink")) {
+      kids.push(h("p", { class: "cm-error", role: "alert" }, errorText(cm.err)));
+    }
+    return h("form", { class: "cm-add", id: "cm-add", data: { cmForm: "add" }, "aria-label": t("cm.identityAdd") },
+      h("h4", null, t("cm.identityAdd")), ...kids);
+  }
+
+  function mergeBox(c) {
+    const cm = S.cm;
+    const kids = [
+      h("p", { class: "muted cm-help" }, t("cm.mergeHelp")),
+      h("div", { class: "cm-row" },
+        h("input", { type: "search", class: "cm-query", data: { field: "cm-query" }, value: cm.query, maxlength: "254",
+          placeholder: t("cm.findPlaceholder"), "aria-label": t("cm.findPlaceholder"), autocomplete: "off" }),
+        h("button", { type: "submit", class: "btn btn-sm", disabled: !!cm.busy }, t("cm.find"))),
+    ];
+    const f = cm.found;
+    if (f && f.id === c.id) kids.push(h("p", { class: "muted cm-found" }, t("cm.same")));
+    else if (f) {
+      const n = Array.isArray(f.conversations) ? f.conversations.length : 0;
+      kids.push(h("div", { class: "cm-found", data: { customer: f.id } },
+        h("span", { class: "cm-found-name" }, t("cm.found", { name: f.name || f.id, n })),
+        h("button", { type: "button", class: "btn btn-primary btn-sm", data: { cm: "merge", id: f.id }, disabled: !!cm.busy },
+          cm.busy === "merge" ? t("cm.merging") : cm.confirm === "merge:" + f.id ? t("cm.confirmMerge") : t("cm.mergeInto"))));
+    } else if (cm.searched) kids.push(h("p", { class: "muted cm-found" }, t("cm.notFound")));
+    if (cm.err && (cm.errAt === "find" || cm.errAt === "merge")) kids.push(h("p", { class: "cm-error", role: "alert" }, errorText(cm.err)));
+    return h("section", { class: "cp-section cm-merge" },
+      h("h3", null, t("cm.merge")),
+      h("form", { id: "cm-find", data: { cmForm: "find" } }, ...kids));
+  }
+
+  function auditLine(e, c) {
+    const who = actorName(e.who) || e.who || "—";
+    const other = e.into === c.id ? e.from : e.into;
+    switch (e.action) {
+      case "create": return t("audit.create", { who, name: e.name || "" });
+      case "link":
+      case "unlink": return t("audit." + e.action, { who, type: tOr("cm.type." + e.type, e.type), value: e.value || "" });
+      case "merge":
+        return t(e.into === c.id ? "audit.mergeInto" : "audit.mergeFrom", { who, other: other || "", why: tOr("why." + e.why, e.why) });
+      case "unmerge": return t("audit.unmerge", { who, other: other || "" });
+      default: return String(e.action || "");
+    }
+  }
+
+  function auditBox(c) {
+    const cm = S.cm;
+    const undone = new Set(cm.audit.filter((e) => e.action === "unmerge").map((e) => e.merge_id));
+    const items = cm.audit.map((e) => {
+      let tail = null;
+      if (e.action === "merge" && e.merge_id && e.into === c.id) {
+        if (undone.has(e.merge_id)) tail = h("span", { class: "muted cm-undone" }, t("cm.undone"));
+        else if (supervises()) {
+          tail = h("button", { type: "button", class: "btn btn-sm cm-undo", data: { cm: "undo", merge: e.merge_id }, disabled: !!cm.busy },
+            cm.busy === "undo:" + e.merge_id ? t("cm.undoing") : cm.confirm === "undo:" + e.merge_id ? t("cm.confirmUndo") : t("cm.undo"));
+        }
+      }
+      const moved = e.action === "merge" || e.action === "unmerge"
+        ? h("span", { class: "muted cm-moved" }, t("audit.moved", { ids: e.identities || 0, convs: e.conversations || 0, calls: e.calls || 0 }))
+        : null;
+      return h("li", { class: "cm-audit-entry", data: { action: token(e.action), merge: e.merge_id || "" } },
+        timeEl("hist-time", e.at), " ", h("span", { class: "cm-audit-text" }, auditLine(e, c)), moved, tail);
+    });
+    const box = section(t("cm.audit"), items, "cm.noAudit");
+    box.classList.add("cm-audit");
+    if (cm.err && cm.errAt.startsWith("undo:")) box.append(h("p", { class: "cm-error", role: "alert" }, errorText(cm.err)));
+    return box;
+  }
+
+  // confirmFirst arms a confirmation: the first click asks, a second
+  // within 4 s does it.
+  function confirmFirst(key) {
+    if (S.cm.confirm === key) {
+      clearTimeout(S.cm.confirmTimer);
+      S.cm.confirm = "";
+      return true;
+    }
+    S.cm.confirm = key;
+    clearTimeout(S.cm.confirmTimer);
+    const cm = S.cm;
+    cm.confirmTimer = setTimeout(() => { if (cm.confirm === key) { cm.confirm = ""; renderCustomer(); } }, 4000);
+    renderCustomer();
+    return false;
+  }
+
+  // cmDo runs one of the panel's actions for customer id, showing it busy.
+  async function cmDo(busy, fn) {
+    const cm = S.cm;
+    if (cm.busy) return;
+    cm.busy = busy;
+    cm.err = null;
+    renderCustomer();
+    try {
+      await fn(cm);
+    } catch (e) {
+      if (!e.handled) { cm.err = e; cm.errAt = busy; }
+    } finally {
+      cm.busy = "";
+      if (S.cm === cm) renderCustomer();
+    }
+  }
+
+  function addIdentity() {
+    const c = S.customer, value = S.cm.addValue.trim();
+    if (!c || !value) return;
+    cmDo("add", async (cm) => {
+      cm.taken = null;
+      try {
+        const cu = await api("POST", "/customers/" + enc(c.id) + "/identities", { type: cm.addType, value });
+        if (S.cm !== cm) return;
+        S.customer = cu;
+        cm.addValue = "";
+        loadAudit(cu.id);
+      } catch (e) {
+        if (e.code !== "identity_taken" || !e.customerId) throw e;
+        let name = "";
+        try { name = (await api("GET", "/customers/" + enc(e.customerId))).name || ""; } catch (_) { /* the id will do */ }
+        cm.taken = { id: e.customerId, name, value };
+      }
+    });
+  }
+
+  function unlinkIdentity(type, value) {
+    const c = S.customer;
+    if (!c) return;
+    cmDo("unlink", async (cm) => {
+      const cu = await api("DELETE", "/customers/" + enc(c.id) + "/identities/" + enc(type) + "/" + enc(value));
+      if (S.cm !== cm) return;
+      S.customer = cu;
+      loadAudit(cu.id);
+    });
+  }
+
+  function findToMerge() {
+    const q = S.cm.query.trim();
+    if (!q) return;
+    cmDo("find", async (cm) => {
+      cm.found = null;
+      cm.searched = false;
+      const f = await findCustomer(q);
+      cm.found = f;
+      cm.searched = true;
+    });
+  }
+
+  function mergeFrom(id) {
+    const c = S.customer;
+    if (!c || !id || !confirmFirst("merge:" + id)) return;
+    cmDo("merge", async (cm) => {
+      await api("POST", "/customers/" + enc(c.id) + "/merge", { from: id });
+      cm.found = null;
+      cm.taken = null;
+      cm.query = "";
+      cm.searched = false;
+      await reloadOpenCustomer(c.id);
+    });
+  }
+
+  function undoMerge(mergeID) {
+    const c = S.customer;
+    if (!c || !mergeID || !confirmFirst("undo:" + mergeID)) return;
+    cmDo("undo:" + mergeID, async () => {
+      await api("POST", "/merges/" + enc(mergeID) + "/undo");
+      await reloadOpenCustomer(c.id);
+    });
+  }
+
+  // reloadOpenCustomer fetches the open conversation again and shows its
+  // customer (a merge or an unmerge may have changed whose it is), or
+  // customer id when no conversation is open.
+  async function reloadOpenCustomer(id) {
+    let cid = id;
+    if (S.openId) {
+      const seq = S.threadSeq;
+      try {
+        const conv = await api("GET", "/conversations/" + enc(S.openId));
+        if (seq === S.threadSeq && conv && conv.id) {
+          S.open = Object.assign({}, S.open, conv);
+          renderHeader();
+          upsertConv(conv);
+          cid = conv.customer_id || id;
+        }
+      } catch (_) { /* the customer's view will do */ }
+    }
+    if (!cid) return;
+    if (S.customer && S.customer.id === cid) await refreshCustomer(cid);
+    else await loadCustomer(cid);
+  }
+
+  function onCustomerTool(e) {
+    const b = e.target.closest("[data-cm]");
+    if (!b || b.disabled) return;
+    switch (b.dataset.cm) {
+      case "unlink": unlinkIdentity(b.dataset.type, b.dataset.value); break;
+      case "merge": mergeFrom(b.dataset.id); break;
+      case "undo": undoMerge(b.dataset.merge); break;
+      default: break;
+    }
+  }
+
+  function onCustomerInput(e) {
+    const f = e.target.closest("[data-field]");
+    if (!f) return;
+    switch (f.dataset.field) {
+      case "cm-type": S.cm.addType = f.value === "email" ? "email" : "phone"; break;
+      case "cm-value": S.cm.addValue = f.value; S.cm.taken = null; break;
+      case "cm-query": S.cm.query = f.value; break;
+      default: break;
+    }
+  }
+
+  function onCustomerSubmit(e) {
+    const form = e.target.closest("[data-cm-form]");
+    if (!form) return;
+    e.preventDefault();
+    if (form.dataset.cmForm === "add") addIdentity();
+    if (form.dataset.cmForm === "find") findToMerge();
   }
 
   // ---------- quarantine (supervisors and admins)
@@ -2072,10 +2376,15 @@
         // name, avatar or identities, or customers were merged into
         // customer_id. The panel showing one of them loads customer_id; list
         // rows of theirs are fetched again for the name.
+        // unmerged: an unmerge took those customers out of customer_id
+        // again; the open conversation may be theirs now.
         const id = typeof d.customer_id === "string" ? d.customer_id : "";
         if (!id) break;
-        const ids = new Set([id, ...(Array.isArray(d.merged) ? d.merged : [])]);
-        if (S.customer && ids.has(S.customer.id)) refreshCustomer(id);
+        const ids = new Set([id, ...(Array.isArray(d.merged) ? d.merged : []), ...(Array.isArray(d.unmerged) ? d.unmerged : [])]);
+        if ((S.open && ids.has(S.open.customer_id)) || (S.customer && ids.has(S.customer.id))) {
+          if (Array.isArray(d.unmerged) && d.unmerged.length) reloadOpenCustomer(id);
+          else if (S.customer && ids.has(S.customer.id)) refreshCustomer(id);
+        }
         const changed = Array.isArray(d.changed) ? d.changed : [];
         if (ids.size > 1 || changed.includes("name")) {
           S.convs.filter((c) => ids.has(c.customer_id)).slice(0, 20).forEach((c) => fetchConv(c.id));
@@ -2262,6 +2571,10 @@
       if (e.target.closest("#ticket-close")) { S.ticket = null; S.ticketSeq++; renderCustomer(); }
       if (e.target.closest("#customer-close")) document.body.classList.remove("show-customer");
     });
+    $("customer-panel").addEventListener("click", onCustomerTool);
+    $("customer-panel").addEventListener("input", onCustomerInput);
+    $("customer-panel").addEventListener("change", onCustomerInput);
+    $("customer-panel").addEventListener("submit", onCustomerSubmit);
     $("composer").addEventListener("submit", (e) => { e.preventDefault(); send(); });
     $("reply-note-toggle").addEventListener("click", toggleNote);
     $("reply-attach").addEventListener("click", () => $("reply-file").click());
@@ -2314,7 +2627,7 @@
   }
 
   // The screen-pop of calls (calls.js) works through these.
-  globalThis.SwitchboardInbox = { api, t, errorText, agentName, openConversation, current: () => S.open };
+  globalThis.SwitchboardInbox = { api, t, errorText, agentName, openConversation, current: () => S.open, findCustomer };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", boot);
   else boot();
 })();

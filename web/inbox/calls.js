@@ -5,9 +5,10 @@
 // ticket made of it); app.js hands both to SwitchboardCalls.event. Each
 // call is a card in #call-pop until the agent closes it: who is calling
 // (name and level, identities on every channel, open tickets, recent
-// conversations, the last call) or "new caller" with a name field, how the
-// call goes, and two buttons: create a ticket of the call, or attach it to
-// an existing one.
+// conversations, the last call) or "new caller" with a name field and a
+// way to link the number to an existing customer (found by phone, e-mail
+// or customer id), how the call goes, and two buttons: create a ticket of
+// the call, or attach it to an existing one.
 //
 // Security rule of this file, as of app.js: text from the API or the
 // socket reaches the page only through textContent, text nodes or
@@ -55,7 +56,8 @@
   function pop(view) {
     const c = view && view.call;
     if (!c || typeof c.id !== "string" || !c.id || dismissed.has(c.id)) return;
-    const st = calls.get(c.id) || { id: c.id, name: "", attachTo: "", busy: false, err: null, seq: 0 };
+    const st = calls.get(c.id) || { id: c.id, name: "", attachTo: "", busy: false, err: null, seq: 0,
+      linkQuery: "", linkFound: null, linkSearched: false };
     st.view = view;
     calls.set(c.id, st);
     trim();
@@ -120,7 +122,8 @@
         return who ? t("call.answeredBy", { name: who, d }) : t("call.answered", { d });
       }
       case "ended":
-        return c.answered_at || c.answered_by ? t("call.ended", { d: clock(c.duration || 0) }) : t("call.endedNoAnswer");
+        // talk_unknown: the answer event was lost, the talk time with it.
+        return c.answered_at || c.answered_by ? t("call.ended", { d: c.talk_unknown ? "—" : clock(c.duration || 0) }) : t("call.endedNoAnswer");
       case "missed": return t("call.missed");
       default: return str(c.state);
     }
@@ -136,7 +139,7 @@
     const cust = v.customer || {};
     const ids = list(cust.identities).slice(0, 8).map((x) =>
       h("li", { class: "call-ident" },
-        h("span", { class: "call-ident-ch" }, t("channel." + str(x.channel))),
+        h("span", { class: "call-ident-ch" }, x.channel ? t("channel." + str(x.channel)) : str(x.type)),
         h("span", { class: "call-ident-value" }, str(x.value))));
     const tickets = list(v.open_tickets).map((x) =>
       h("li", null,
@@ -187,6 +190,11 @@
         h("span", { class: "call-linked" }, c.ticket_id ? t("call.linked", { number: c.ticket_id }) : t("call.linkedNoNumber")),
         h("button", { type: "button", class: "btn btn-sm", data: { act: "open", conv: c.conversation_id } }, t("call.openTicket")));
     }
+    // A missed call's callback ticket is its ticket: open it, make no other.
+    if (c.callback_conversation_id) {
+      return h("div", { class: "call-actions" },
+        h("button", { type: "button", class: "btn btn-sm", data: { act: "open", conv: str(c.callback_conversation_id) } }, t("call.openTicket")));
+    }
     const opts = attachOptions(v);
     if (!opts.some((o) => o.id === st.attachTo)) st.attachTo = opts.length ? opts[0].id : "";
     return h("div", { class: "call-actions" },
@@ -223,10 +231,27 @@
       kids.push(h("label", { class: "call-name-field" },
         h("span", null, t("call.name")),
         h("input", { type: "text", maxlength: "64", data: { field: "name" }, value: st.name, placeholder: t("call.namePlaceholder"), autocomplete: "off" })));
+      if (str(c.number).startsWith("+")) kids.push(linkBox(st));
     }
     kids.push(actions(st));
     if (st.err) kids.push(h("p", { class: "call-error", role: "alert" }, errText(st.err)));
     return h("section", { class: "call-card", data: { call: c.id, state: str(c.state), known: cust ? "1" : "0" } }, ...kids);
+  }
+
+  // linkBox offers to make the caller's number one of an existing
+  // customer's identities: find the customer, then link.
+  function linkBox(st) {
+    const f = st.linkFound;
+    return h("div", { class: "call-link" },
+      h("span", { class: "call-link-title" }, t("call.link")),
+      h("div", { class: "call-link-row" },
+        h("input", { type: "search", maxlength: "254", data: { field: "link" }, value: st.linkQuery,
+          placeholder: t("call.linkPlaceholder"), "aria-label": t("call.link"), autocomplete: "off" }),
+        h("button", { type: "button", class: "btn btn-sm", data: { act: "find" }, disabled: st.busy }, t("call.linkFind"))),
+      f && f.id
+        ? h("button", { type: "button", class: "btn btn-primary btn-sm call-link-to", data: { act: "link", customer: f.id }, disabled: st.busy },
+          st.busy === "link" ? t("call.linking") : t("call.linkTo", { name: str(f.name) || str(f.id) }))
+        : st.linkSearched ? h("p", { class: "muted call-link-none" }, t("call.linkNone")) : null);
   }
 
   function errText(e) {
@@ -304,6 +329,53 @@
     }
   }
 
+  async function findLink(st) {
+    const ib = inbox();
+    const q = st.linkQuery.trim();
+    if (!ib || !ib.findCustomer || st.busy || !q) return;
+    st.busy = "find";
+    st.err = null;
+    st.linkFound = null;
+    st.linkSearched = false;
+    render();
+    try {
+      st.linkFound = await ib.findCustomer(q);
+      st.linkSearched = true;
+    } catch (e) {
+      if (!e.handled) st.err = e;
+    } finally {
+      st.busy = false;
+      render();
+    }
+  }
+
+  // link makes the caller's number one of the found customer's
+  // identities; the pop then shows the caller as that customer.
+  async function link(st) {
+    const ib = inbox();
+    const f = st.linkFound, number = str(st.view.call.number);
+    if (!ib || st.busy || !f || !f.id || !number) return;
+    st.busy = "link";
+    st.err = null;
+    render();
+    try {
+      const cu = await ib.api("POST", "/customers/" + enc(f.id) + "/identities", { type: "phone", value: number });
+      const active = (x) => x && (x.status === "new" || x.status === "open" || x.status === "pending");
+      st.view = Object.assign({}, st.view, {
+        known: true,
+        customer: { id: cu.id, name: cu.name, level: cu.level, region: cu.region, identities: list(cu.identities) },
+        open_tickets: list(cu.tickets).filter(active).slice(0, 10),
+        recent_conversations: list(cu.conversations).slice(0, 10),
+        call: Object.assign({}, st.view.call, { customer_id: cu.id }),
+      });
+    } catch (e) {
+      if (!e.handled) st.err = e;
+    } finally {
+      st.busy = false;
+      render();
+    }
+  }
+
   function onClick(e) {
     const b = e.target.closest("[data-act]");
     const el = b && b.closest("[data-call]");
@@ -317,6 +389,8 @@
         break;
       case "ticket": createTicket(st); break;
       case "attach": attach(st); break;
+      case "find": findLink(st); break;
+      case "link": link(st); break;
       case "open":
         if (b.dataset.conv && inbox()) inbox().openConversation(b.dataset.conv);
         break;
@@ -331,6 +405,18 @@
     if (!st) return;
     if (f.dataset.field === "name") st.name = f.value;
     if (f.dataset.field === "attach") st.attachTo = f.value;
+    if (f.dataset.field === "link") st.linkQuery = f.value;
+  }
+
+  // onKey finds the customer when Enter is pressed in the link field.
+  function onKey(e) {
+    if (e.key !== "Enter" || e.isComposing) return;
+    const f = e.target.closest('[data-field="link"]');
+    const el = f && f.closest("[data-call]");
+    const st = el && calls.get(el.dataset.call);
+    if (!st) return;
+    e.preventDefault();
+    findLink(st);
   }
 
   // reset forgets every call (logout, another agent signs in).
@@ -346,6 +432,7 @@
     box.addEventListener("click", onClick);
     box.addEventListener("input", onInput);
     box.addEventListener("change", onInput);
+    box.addEventListener("keydown", onKey);
     // The conversation open in the inbox may have changed: offer it.
     box.addEventListener("pointerenter", () => render());
     // app.js switches the language first (its listener came first).
