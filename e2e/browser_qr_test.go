@@ -1,8 +1,13 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"mime"
 	"net/http"
+	"net/mail"
+	"net/textproto"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -74,9 +79,12 @@ var noScripts = chromedp.Func(func(ctx context.Context, t *chromedp.Target) erro
 // form on a phone with JavaScript off, fills it in, attaches a photo and
 // sends it; the ticket reaches an agent with the asset and the photo; the
 // agent replies; the reply shows on the tracking page, live in a tab with
-// JavaScript and after a reload in the one without.
+// JavaScript and after a reload in the one without, and the address the
+// customer left gets a notice with the page's link (notify_mailbox).
 func TestQRSelfServiceOnAPhone(t *testing.T) {
-	c := startClusterWith(t, 1, "  qr: {}\n")
+	relay := startRelay(t)
+	c := startClusterWith(t, 1, fmt.Sprintf("  qr: {notify_mailbox: support}\n  email:\n    - {id: support, address: support@example.com, "+
+		"name: 售后支持, smtp_listen: %q, smtp_relay: {addr: %q, security: none}}\n", freeAddr(t), relay.addr))
 	sb := c.replicas[0]
 	admin := qrAdmin(t, c, sb.URL)
 	var code struct {
@@ -117,6 +125,7 @@ func TestQRSelfServiceOnAPhone(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("in-description"), problem),
 		chromedp.SetValue(chromedp.ID("in-floor"), "2F"),
 		chromedp.SendKeys(chromedp.ID("in-phone"), "138 0013 8000"),
+		chromedp.SendKeys(chromedp.ID("in-email"), "wang.xs@example.cn"),
 		chromedp.SendKeys(chromedp.ID("in-name"), "王先生"),
 		chromedp.SetUploadFiles(chromedp.ID("in-photos"), []string{photo}),
 	)
@@ -169,7 +178,8 @@ func TestQRSelfServiceOnAPhone(t *testing.T) {
 	}
 	first := msgs.Items[0]
 	if first.Kind != "form" || first.Text != problem || first.Fields["asset_name"] != "3号电梯" || first.Fields["asset"] != "elevator" ||
-		first.Fields["field.floor"] != "2F" || first.Fields["contact_phone"] != "+8613800138000" {
+		first.Fields["field.floor"] != "2F" || first.Fields["contact_phone"] != "+8613800138000" ||
+		first.Fields["contact_email"] != "wang.xs@example.cn" {
 		t.Errorf("the agent sees %+v", first)
 	}
 	if len(first.Attachments) != 1 || first.Attachments[0].ContentType != "image/png" {
@@ -193,6 +203,36 @@ func TestQRSelfServiceOnAPhone(t *testing.T) {
 		`document.getElementById('thread').innerText`)
 	if got := eval[string](t, phone, `document.getElementById('ticket-number').innerText`); !strings.HasPrefix(got, "#1") {
 		t.Errorf("the ticket number shows %q", got)
+	}
+
+	// The address the customer left is told, once, with the page's link.
+	var out relayMail
+	select {
+	case out = <-relay.got:
+	case <-time.After(waitTimeout):
+		t.Fatalf("no notice reached the relay; replica log:\n%s", sb.logs)
+	}
+	m, err := mail.ReadMessage(bytes.NewReader(out.data))
+	if err != nil {
+		t.Fatalf("the notice does not parse: %v\n%s", err, out.data)
+	}
+	if len(out.to) != 1 || out.to[0] != "wang.xs@example.cn" || m.Header.Get("Auto-Submitted") != "auto-generated" ||
+		m.Header.Get("In-Reply-To") != "" {
+		t.Errorf("notice to %v, Auto-Submitted %q, In-Reply-To %q", out.to, m.Header.Get("Auto-Submitted"), m.Header.Get("In-Reply-To"))
+	}
+	if subject, err := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject")); err != nil ||
+		!strings.HasPrefix(subject, "您的报修有新回复：3号电梯 [#1") {
+		t.Errorf("notice subject %q (%v)", subject, err)
+	}
+	tu, _ := url.Parse(trackURL)
+	body, err := plainText(textproto.MIMEHeader(m.Header), m.Body)
+	if err != nil || !strings.Contains(body, "> "+answer) || !strings.Contains(body, sb.URL+tu.Path) {
+		t.Errorf("notice text %q (%v), want the reply and %s", body, err, sb.URL+tu.Path)
+	}
+	select {
+	case extra := <-relay.got:
+		t.Errorf("a second mail reached the relay:\n%s", extra.data)
+	default:
 	}
 }
 

@@ -72,6 +72,13 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	if err := checkCallTeams(reg, rt); err != nil {
 		return err
 	}
+	// Connectors are built one by one and know nothing of each other: one
+	// that sends notices through another (QR through an e-mail mailbox,
+	// channels.qr.notify_mailbox) is handed the built Notifiers here, and
+	// a notify_mailbox that cannot send fails start-up with its key.
+	if err := connectors.LinkNotifiers(reg); err != nil {
+		return err
+	}
 
 	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), rt.Collector(),
 		rt.CallCollector())

@@ -85,6 +85,12 @@ var texts = map[string]text{
 		"add_message": "补充说明", "send": "发送", "refresh": "刷新",
 		"err_message": "请填写内容。", "err_message_long": "内容不能超过 %d 个字。",
 		"track_gone_title": "链接无效", "track_gone_body": "此查询链接无效或已过期。",
+		"notice_subject": "您的报修有新回复", "notice_subject_asset": "您的报修有新回复：%s",
+		"notice_hello": "您好：", "notice_hello_name": "%s，您好：",
+		"notice_replied": "%s 回复了您的报修：", "notice_replied_asset": "%s 回复了您关于「%s」的报修：",
+		"notice_ticket": "工单号：%s",
+		"notice_open":   "请打开您的报修页面查看进度、回复客服：",
+		"notice_auto":   "这是一封自动发送的邮件。请在报修页面回复：直接回复此邮件会作为一封新邮件处理，不会加入您的报修。",
 	},
 	"en": {
 		"lang_name": "English", "switch": "中文",
@@ -117,6 +123,12 @@ var texts = map[string]text{
 		"add_message": "Add a message", "send": "Send", "refresh": "Refresh",
 		"err_message": "Please write something.", "err_message_long": "At most %d characters.",
 		"track_gone_title": "Link not valid", "track_gone_body": "This tracking link is not valid or has expired.",
+		"notice_subject": "New reply to your report", "notice_subject_asset": "New reply to your report: %s",
+		"notice_hello": "Hello,", "notice_hello_name": "Hello %s,",
+		"notice_replied": "%s replied to your report:", "notice_replied_asset": "%s replied to your report about “%s”:",
+		"notice_ticket": "Ticket: %s",
+		"notice_open":   "To see its progress and to answer, open your report's page:",
+		"notice_auto":   "This mail was sent automatically. Please answer on your report's page: an answer to this mail reaches us as a new mail, not as part of your report.",
 	},
 }
 

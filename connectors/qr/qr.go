@@ -50,6 +50,10 @@ type Config struct {
 	// TimeZone is the zone of the times a tracking page shows without
 	// JavaScript (default Asia/Shanghai); with it, the browser's own.
 	TimeZone string `yaml:"time_zone"`
+	// NotifyMailbox, when set, is the id of a `channels.email` mailbox
+	// with an smtp_relay: a customer who left an e-mail address is told
+	// through it when an agent replies (notify.go).
+	NotifyMailbox string `yaml:"notify_mailbox"`
 
 	loc *time.Location
 }
@@ -97,6 +101,9 @@ func (c *Config) check() error {
 		loc = time.UTC
 	}
 	c.loc = loc
+	if c.NotifyMailbox != "" && !mailboxID.MatchString(c.NotifyMailbox) {
+		errs = append(errs, fmt.Errorf("notify_mailbox: %q is not a mailbox id (the id of a channels.email entry)", c.NotifyMailbox))
+	}
 	for key, v := range map[string]int{"submits_per_ip_hour": c.SubmitsPerIPHour, "submits_per_code_hour": c.SubmitsPerCodeHour,
 		"messages_per_hour": c.MessagesPerHour, "track_days": c.TrackDays} {
 		if v < 1 || v > 100000 {
@@ -116,13 +123,17 @@ type Connector struct {
 	// states tells the ticket's number and status; nil when the Ingester
 	// cannot.
 	states connectors.TicketStates
+	// notify mails a notice through notify_mailbox; nil when replies are
+	// not notified. Set once by UseNotifiers, before anything runs.
+	notify func(ctx context.Context, n connectors.Notice) error
 }
 
 var (
-	_ connectors.Connector   = (*Connector)(nil)
-	_ connectors.HTTP        = (*Connector)(nil)
-	_ connectors.Runner      = (*Connector)(nil)
-	_ connectors.LargeBodies = (*Connector)(nil)
+	_ connectors.Connector    = (*Connector)(nil)
+	_ connectors.HTTP         = (*Connector)(nil)
+	_ connectors.Runner       = (*Connector)(nil)
+	_ connectors.LargeBodies  = (*Connector)(nil)
+	_ connectors.NotifierUser = (*Connector)(nil)
 )
 
 // threadMaxLen caps a tracking page's thread.

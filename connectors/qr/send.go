@@ -12,7 +12,9 @@ import (
 
 // Send puts an agent's reply on the customer's tracking page, where the
 // page's script shows it within seconds and a reload shows it always. A
-// retried send of the same message appears once.
+// retried send of the same message appears once. Then, with
+// notify_mailbox, a customer who left an e-mail address is told by mail
+// (notifyReply).
 func (c *Connector) Send(ctx context.Context, m *connectors.Outbound) (connectors.Receipt, error) {
 	if len(m.Attachments) > 0 {
 		// The tracking page shows text only; the router refuses such
@@ -40,5 +42,10 @@ func (c *Connector) Send(ctx context.Context, m *connectors.Outbound) (connector
 		return connectors.Receipt{}, connectors.Temporary("redis", err)
 	}
 	c.touch(ctx, tok, m.ConversationID)
+	// The reply is on the page: a failed notice never undoes that, and a
+	// retried send finds the reply there and notifies at most once.
+	if err := c.notifyReply(ctx, tok, m); err != nil {
+		return connectors.Receipt{}, err
+	}
 	return connectors.Receipt{ExternalID: id}, nil
 }
