@@ -191,6 +191,29 @@ func TestQRSelfServiceOnAPhone(t *testing.T) {
 	}
 	photoResp.Body.Close()
 
+	// In the inbox the report shows its asset, the answers and the contacts
+	// (marked unverified) as a table above the description, all as text.
+	inbox := br.newTab("inbox")
+	inbox.do(t, "load the inbox", chromedp.Navigate(sb.URL+"/"))
+	loginInbox(t, inbox)
+	inbox.waitJS(t, "the report in the list", `!!document.querySelector('#conversation-list .conversation-item[data-id="`+conv.ID+`"]')`,
+		`document.getElementById('conversation-list').innerText`)
+	inbox.do(t, "open the report", chromedp.Click(chromedp.CSS(`#conversation-list .conversation-item[data-id="`+conv.ID+`"]`)))
+	inbox.waitJS(t, "the report's table", `!!document.querySelector('#thread .message[data-kind="form"] table.form-fields')`,
+		`document.getElementById('thread').innerText`)
+	table := eval[string](t, inbox, `document.querySelector('#thread .message[data-kind="form"] table.form-fields').innerText`)
+	for _, want := range []string{"3号电梯", "floor", "2F", "+8613800138000", "wang.xs@example.cn"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("the report's table %q lacks %q", table, want)
+		}
+	}
+	if !strings.Contains(table, "unverified") && !strings.Contains(table, "未验证") {
+		t.Errorf("the report's table %q does not mark the contacts unverified", table)
+	}
+	if got := eval[string](t, inbox, `document.querySelector('#thread .message[data-kind="form"] .message-text').innerText`); got != problem {
+		t.Errorf("the report's text %q, want %q", got, problem)
+	}
+
 	// A second phone tab, with JavaScript, watches the tracking page live.
 	live := br.newTab("phone-live")
 	live.do(t, "open the tracking page", phoneSized, chromedp.Navigate(trackURL), chromedp.WaitVisible(chromedp.ID("thread")))

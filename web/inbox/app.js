@@ -747,6 +747,9 @@
       case "link":
         out = [linkEl(m, f)];
         break;
+      case "form":
+        out = [formEl(f), h("div", { class: "message-text" }, msgBody(m))];
+        break;
       default:
         out = [h("div", { class: "message-text" }, msgBody(m))];
     }
@@ -754,6 +757,22 @@
     // with or without text) as pictures, anything else as a download.
     for (const a of atts) if (a !== used) out.push(mediaBox(isImage(a.content_type) ? "image" : "file", a));
     return out;
+  }
+
+  // formEl: a self-service report's asset (from its QR code), the answers
+  // to the code's own questions and the contacts the customer typed (not
+  // checked: an agent links them to a customer on purpose), as a table.
+  function formEl(f) {
+    const rows = [];
+    const row = (label, value) => { if (value) rows.push(h("tr", {}, h("th", { scope: "row" }, label), h("td", {}, value))); };
+    row(t("form.asset"), f.asset_name);
+    row(t("form.serial"), f.asset_serial);
+    row(t("form.category"), f.asset_category);
+    row(t("form.site"), [f.asset_site, f.asset_address].filter(Boolean).join(" · "));
+    for (const k of Object.keys(f).sort()) if (k.startsWith("field.")) row(k.slice(6), f[k]);
+    row(t("form.phone"), f.contact_phone);
+    row(t("form.email"), f.contact_email);
+    return rows.length ? h("table", { class: "form-fields" }, h("tbody", {}, ...rows)) : null;
   }
 
   // A customer's event (followed the account, scanned a code, opened the
