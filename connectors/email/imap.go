@@ -8,9 +8,10 @@ package email
 //	{em:ID}:imap:lease  string: the holder's token ("host:pid:random"),
 //	                    SET NX PX 30 s, renewed every 10 s by a
 //	                    compare-and-PEXPIRE script, released on shutdown
-//	                    by a compare-and-DEL script. A replica that finds it
-//	                    taken tries again every 10 s, so when the holder dies
-//	                    another takes over within about 40 s.
+//	                    by a compare-and-DEL script (internal/lease). A
+//	                    replica that finds it taken tries again every 10 s,
+//	                    so when the holder dies another takes over within
+//	                    about 40 s.
 //	{em:ID}:imap:state  hash: folder, uidvalidity, uid (the watermark: every
 //	                    mail of the folder up to uid is done).
 //	{em:ID}:imap:failures hash: "uidvalidity:uid:folder" -> how often taking
@@ -56,9 +57,7 @@ package email
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -66,7 +65,6 @@ import (
 	"math"
 	mrand "math/rand/v2"
 	"net"
-	"os"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -79,6 +77,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"switchboard/connectors"
+	"switchboard/internal/lease"
 )
 
 // imapTuning holds the poller's timings; tests shorten them.
@@ -128,18 +127,8 @@ const (
 )
 
 var (
-	// renewLease extends the lease if the caller still holds it.
-	// KEYS[1] lease; ARGV[1] token, ARGV[2] TTL (ms). Returns 1 or 0.
-	renewLease = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0`)
-	// releaseLease deletes the lease if the caller holds it.
-	releaseLease = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0`)
-	// saveWatermark writes the folder's state if the caller holds the lease.
+	// saveWatermark writes the folder's state if the caller holds the lease
+	// (the lease package does not fence; this check is what does).
 	// KEYS[1] lease, KEYS[2] state; ARGV[1] token, ARGV[2] folder,
 	// ARGV[3] uidvalidity, ARGV[4] uid. Returns 1, or 0 without the lease.
 	saveWatermark = redis.NewScript(`if redis.call('GET', KEYS[1]) ~= ARGV[1] then
@@ -167,6 +156,7 @@ type poller struct {
 	box   *Mailbox
 	im    *IMAP
 	log   *slog.Logger
+	lease *lease.Lease
 	token string // this poller's lease value
 	// failing names the mails whose failures this poller counted, whose
 	// counts go once they are done.
@@ -183,14 +173,12 @@ type imapState struct {
 // pollIMAP runs box's poller until ctx ends: it waits for the mailbox's
 // lease and, while it holds it, takes the mail.
 func (c *Connector) pollIMAP(ctx context.Context, box *Mailbox) {
-	host, _ := os.Hostname()
-	var b [8]byte
-	_, _ = rand.Read(b[:])
+	l := lease.New(c.env.Redis, c.leaseKey(box), c.tune.lease)
 	p := &poller{c: c, box: box, im: box.IMAP, log: c.env.Log.With("mailbox", box.ID),
-		token: host + ":" + strconv.Itoa(os.Getpid()) + ":" + hex.EncodeToString(b[:]), failing: map[string]bool{}}
+		lease: l, token: l.Token(), failing: map[string]bool{}}
 	warned := false
 	for ctx.Err() == nil {
-		ok, err := c.env.Redis.SetNX(ctx, c.leaseKey(box), p.token, c.tune.lease).Result()
+		ok, err := l.Acquire(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			if !warned {
@@ -213,7 +201,9 @@ func (p *poller) hold(ctx context.Context) {
 	renewed := make(chan struct{})
 	go func() {
 		defer close(renewed)
-		p.keepLease(lctx, cancel)
+		if p.lease.Keep(lctx, func(err error) { p.log.Warn("email: IMAP lease not renewed", "err", err) }) {
+			cancel(errLeaseLost)
+		}
 	}()
 	p.run(lctx, cancel)
 	lost := context.Cause(lctx)
@@ -223,46 +213,13 @@ func (p *poller) hold(ctx context.Context) {
 		p.log.Warn("email: IMAP lease lost; another replica may fetch the mailbox now")
 	} else {
 		rctx, done := context.WithTimeout(context.Background(), 2*time.Second)
-		err := releaseLease.Run(rctx, p.c.env.Redis, []string{p.c.leaseKey(p.box)}, p.token).Err()
+		err := p.lease.Release(rctx)
 		done()
 		if err != nil {
 			p.log.Warn("email: IMAP lease not released; it expires by itself", "err", err)
 		}
 	}
 	p.event("lost")
-}
-
-// keepLease renews the lease every third of its TTL and cancels ctx with
-// errLeaseLost once it is someone else's, or could not be renewed for two
-// thirds of its TTL (it may have expired).
-func (p *poller) keepLease(ctx context.Context, cancel context.CancelCauseFunc) {
-	ttl := p.c.tune.lease
-	t := time.NewTicker(ttl / 3)
-	defer t.Stop()
-	last := time.Now()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		n, err := renewLease.Run(ctx, p.c.env.Redis, []string{p.c.leaseKey(p.box)}, p.token, ttl.Milliseconds()).Int()
-		switch {
-		case ctx.Err() != nil:
-			return
-		case err == nil && n == 1:
-			last = time.Now()
-		case err == nil:
-			cancel(errLeaseLost)
-			return
-		default:
-			p.log.Warn("email: IMAP lease not renewed", "err", err)
-			if time.Since(last) >= ttl*2/3 {
-				cancel(errLeaseLost)
-				return
-			}
-		}
-	}
 }
 
 // run connects again and again, with exponential backoff, until ctx ends

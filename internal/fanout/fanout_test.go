@@ -135,13 +135,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // ownServer returns a client to a redis-server of the test's own, for tests
 // that act on the whole server.
-func ownServer(t *testing.T) redis.UniversalClient {
-	t.Helper()
-	srv := redistest.Start(t)
-	c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", srv.Port)})
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
+func ownServer(t *testing.T) redis.UniversalClient { return redistest.Own(t) }
 
 func numSub(t *testing.T, c redis.UniversalClient, channel string) int64 {
 	t.Helper()

@@ -13,7 +13,7 @@ import (
 // order, even after the script cache was flushed mid-way; Go batches are
 // all applied by the time Close returns.
 func TestCommitterGroupsBatches(t *testing.T) {
-	c, p := redistest.Client(t)
+	c, p := redistest.Own(t), "" // its SCRIPT FLUSH must not reach other tests
 	ctx := context.Background()
 	cm := NewCommitter(c, 2)
 	incr := NewScript(`return redis.call('INCRBY', KEYS[1], ARGV[1])`)

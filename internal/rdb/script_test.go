@@ -12,7 +12,7 @@ import (
 // commands in order: a plain command queued after a script sees the
 // script's effect.
 func TestBatchReplaysInOrderAfterNoScript(t *testing.T) {
-	c, p := redistest.Client(t)
+	c, p := redistest.Own(t), "" // its SCRIPT FLUSH must not reach other tests
 	ctx := context.Background()
 	set := NewScript(`redis.call('SET', KEYS[1], ARGV[1]); return 1`)
 	for round := 0; round < 2; round++ {

@@ -58,6 +58,18 @@ func Client(t testing.TB) (redis.UniversalClient, string) {
 	return c, Prefix(t)
 }
 
+// Own returns a client to a redis-server of the test's own, for tests
+// that do what must not reach other tests sharing the run's Redis
+// (SCRIPT FLUSH, CONFIG SET, FLUSHALL). The server stops and the client
+// closes when the test ends.
+func Own(t testing.TB, args ...string) redis.UniversalClient {
+	t.Helper()
+	srv := Start(t, args...)
+	c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", srv.Port)})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
 // Server is a redis-server process owned by one test.
 type Server struct {
 	t    testing.TB

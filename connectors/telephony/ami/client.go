@@ -2,10 +2,8 @@ package ami
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"switchboard/connectors"
+	"switchboard/internal/lease"
 )
 
 // Options is what a Client needs.
@@ -60,7 +59,8 @@ type Client struct {
 	m     *metrics
 	tune  tuning
 	queue chan connectors.CallEvent
-	token string // this client's lease value
+	lease *lease.Lease // made by Run, with the TTL of c.tune then
+	token string       // this client's lease value (Run)
 	ids   atomic.Uint64
 	// shedding counts the events dropped since the queue was last found
 	// full (queue.go); the reader's alone.
@@ -117,10 +117,6 @@ func New(o Options) *Client {
 	}
 	c.m = newMetrics(o.Metrics, o.Source)
 	c.queue = make(chan connectors.CallEvent, max(c.cfg.QueueSize, 0))
-	host, _ := os.Hostname()
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	c.token = host + ":" + strconv.Itoa(os.Getpid()) + ":" + hex.EncodeToString(b[:])
 	return c
 }
 
@@ -136,12 +132,14 @@ func (c *Client) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	c.lease = lease.New(c.o.Redis, c.leaseKey(), c.tune.lease)
+	c.token = c.lease.Token()
 	var wg sync.WaitGroup
 	wg.Go(func() { c.dispatch(ctx) })
 	defer wg.Wait()
 	warned := false
 	for ctx.Err() == nil {
-		ok, err := c.o.Redis.SetNX(ctx, c.leaseKey(), c.token, c.tune.lease).Result()
+		ok, err := c.lease.Acquire(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			if !warned {
