@@ -24,7 +24,7 @@ func (r *Router) handleDispatch(ctx context.Context, m redis.XMessage) error {
 	}
 	switch kind := str(v, "kind"); kind {
 	case "assigned":
-		return r.mirrorOwner(ctx, conv)
+		return r.mirrorOwner(ctx, conv, str(v, "actor"))
 	case "new", "reopen", "repair", "overflow", "transfer":
 		err := r.route(ctx, conv, kind, v)
 		if at := msTime(str(v, "at")); kind == "new" && err == nil && !at.IsZero() {
@@ -193,8 +193,13 @@ func (r *Router) openTicket(ctx context.Context, conv *Conversation, route Route
 }
 
 // mirrorOwner copies the assignment the dispatch slot holds onto the
-// conversation, after a backfill or a transfer.
-func (r *Router) mirrorOwner(ctx context.Context, id string) error {
+// conversation, after a backfill or a transfer, in the name of actor (the
+// agent who decided a take or transfer, whose own write may come second;
+// "" for the system).
+func (r *Router) mirrorOwner(ctx context.Context, id, actor string) error {
+	if actor == "" {
+		actor = "system"
+	}
 	agent, err := r.rdb.HGet(ctx, r.k.owner(), id).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil // released meanwhile
@@ -213,7 +218,7 @@ func (r *Router) mirrorOwner(ctx context.Context, id string) error {
 	if conv.Status == tickets.New {
 		fields = append(fields, field{"status", string(tickets.Open)})
 	}
-	if _, err := r.apply(ctx, id, "system", nil, fields...); err != nil && !errors.Is(err, ErrNotFound) {
+	if _, err := r.apply(ctx, id, actor, nil, fields...); err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
 	return r.rdb.HSet(ctx, r.k.customer(conv.CustomerID), "last_agent", agent).Err()
@@ -257,7 +262,7 @@ func (r *Router) backfill(ctx context.Context, agent string) {
 			return
 		}
 		// backfill.lua queued an "assigned" entry; mirror now for speed.
-		if err := r.mirrorOwner(ctx, conv); err != nil {
+		if err := r.mirrorOwner(ctx, conv, ""); err != nil {
 			r.log.Warn("router: mirror backfill", "conversation", conv, "err", err)
 		}
 	}
@@ -329,7 +334,7 @@ func (r *Router) repairTick(ctx context.Context) error {
 	cutoff := r.now().Add(-10 * time.Second)
 	for i, id := range ids {
 		if agent := asString(owners.Val()[i]); agent != "" {
-			if err := r.mirrorOwner(ctx, id); err != nil {
+			if err := r.mirrorOwner(ctx, id, ""); err != nil {
 				return err
 			}
 			continue

@@ -118,7 +118,7 @@ func (r *Router) assignTo(ctx context.Context, actor session.Agent, conv Convers
 	if conv.Status.Active() {
 		var err error
 		prev, err = assignLua.Run(ctx, r.rdb, []string{r.k.owner(), r.sk.Load(), r.k.queueMeta(), r.k.overflow(), r.k.dispatch()},
-			conv.ID, agent, r.k.queue("")).Text()
+			conv.ID, agent, r.k.queue(""), actor.ID).Text()
 		if err != nil {
 			return fmt.Errorf("router: assign: %w", err)
 		}

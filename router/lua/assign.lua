@@ -2,6 +2,9 @@
 -- whatever their load: a person decided. Frees the previous agent.
 -- KEYS[1] owner  KEYS[2] load  KEYS[3] queue metadata  KEYS[4] overflow times  KEYS[5] dispatch stream
 -- ARGV[1] conversation  ARGV[2] agent  ARGV[3] queue key prefix
+-- ARGV[4] who decided (an agent id), recorded on the dispatch entry so that
+--         whichever writes the conversation first (the caller, or dispatch
+--         mirroring the slot) names them in the ticket's history
 -- Returns the previous agent, or "".
 local conv, agent = ARGV[1], ARGV[2]
 local old = redis.call('HGET', KEYS[1], conv) or ''
@@ -15,5 +18,5 @@ if meta then
 end
 redis.call('HSET', KEYS[1], conv, agent)
 redis.call('HINCRBY', KEYS[2], agent, 1)
-redis.call('XADD', KEYS[5], 'MAXLEN', '~', 100000, '*', 'conv', conv, 'kind', 'assigned', 'agent', agent)
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', 100000, '*', 'conv', conv, 'kind', 'assigned', 'agent', agent, 'actor', ARGV[4] or '')
 return old
