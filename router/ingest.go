@@ -35,7 +35,7 @@ func (r *Router) Ingest(ctx context.Context, m *connectors.Message) (connectors.
 	if err := validInbound(m); err != nil {
 		return connectors.Accepted{}, err
 	}
-	now := r.now()
+	var now time.Time
 	tag := identityTag(m.From)
 	ext := m.ExternalID
 	dedup := "0"
@@ -63,6 +63,13 @@ func (r *Router) Ingest(ctx context.Context, m *connectors.Message) (connectors.
 			return connectors.Accepted{}, fmt.Errorf("router: ingest identity: bad record %q", res[1])
 		}
 		cust, conv, msg := parts[0], parts[1], parts[2]
+		// The message's time (and a new conversation's score) is read
+		// after the identity was resolved, not before: an unmerge gives
+		// back the winner's conversations opened by an identity the merge
+		// had re-pointed by their score (at least the merge's start), and
+		// one that found the identity re-pointed must not carry a time
+		// from before the merge began (see returnConversations).
+		now = r.now()
 		// The new-conversation writes ride with the first delivery only; a
 		// replay that finds the conversation missing records it below.
 		newConv := parts[3][1] == '1' && res[0].(int64) == 0

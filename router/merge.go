@@ -33,7 +33,9 @@ import (
 //     opening a conversation) add to a customer and then look at its
 //     merging_into on the same slot; a merge sets merging_into before it
 //     reads what to move. Either the merge sees what they added, or they
-//     see the merge and move their addition along themselves.
+//     see the merge and move their addition along themselves: ingest
+//     does that under the lock, noted in the merge's record
+//     (adoptInbound explains why).
 //   - Each step notes in the merge's record (mergerecord.go) what it is
 //     about to move before it moves it, so the record says exactly what
 //     moved, and an unmerge (unmerge.go) can put it back.
@@ -388,37 +390,47 @@ func (r *Router) moveIdentities(ctx context.Context, lk *mergeLock, m *merging) 
 		return err
 	}
 	for start := 0; start < len(hs); start += mergeChunk {
-		chunk := hs[start:min(start+mergeChunk, len(hs))]
-		if err := r.noteHandles(ctx, m, chunk); err != nil {
+		if err := r.moveHandles(ctx, m, hs[start:min(start+mergeChunk, len(hs))]); err != nil {
 			return err
-		}
-		b := rdb.NewBatch(r.rdb)
-		var cmds []*redis.Cmd
-		for _, h := range chunk {
-			id, ok := identityOfHandle(h)
-			if !ok {
-				continue
-			}
-			cmds = append(cmds, b.Run(ctx, pointIdentityLua,
-				[]string{r.k.identityCustomer(identityTag(id))}, m.loser, m.winner))
-		}
-		members := make([]any, len(chunk))
-		for i, h := range chunk {
-			members[i] = h
-		}
-		b.Pipe().SAdd(ctx, r.k.customerIdentities(m.winner), members...)
-		if err := b.Exec(ctx); err != nil {
-			return err
-		}
-		for _, c := range cmds {
-			if v, _ := c.Slice(); len(v) == 2 && v[0] != m.winner {
-				// Points at a third customer: not ours to move.
-				r.log.Warn("router: merge: identity belongs to another customer", "from", m.loser,
-					"into", m.winner, "customer", v[0])
-			}
 		}
 		if err := lk.renew(ctx); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// moveHandles moves some of the loser's handles (a chunk of
+// moveIdentities, or the one handle of a conversation ingest adopts):
+// noted in the record, their identities re-pointed from the loser, added
+// to the winner's handles.
+func (r *Router) moveHandles(ctx context.Context, m *merging, chunk []string) error {
+	if err := r.noteHandles(ctx, m, chunk); err != nil {
+		return err
+	}
+	b := rdb.NewBatch(r.rdb)
+	var cmds []*redis.Cmd
+	for _, h := range chunk {
+		id, ok := identityOfHandle(h)
+		if !ok {
+			continue
+		}
+		cmds = append(cmds, b.Run(ctx, pointIdentityLua,
+			[]string{r.k.identityCustomer(identityTag(id))}, m.loser, m.winner))
+	}
+	members := make([]any, len(chunk))
+	for i, h := range chunk {
+		members[i] = h
+	}
+	b.Pipe().SAdd(ctx, r.k.customerIdentities(m.winner), members...)
+	if err := b.Exec(ctx); err != nil {
+		return err
+	}
+	for _, c := range cmds {
+		if v, _ := c.Slice(); len(v) == 2 && v[0] != m.winner {
+			// Points at a third customer: not ours to move.
+			r.log.Warn("router: merge: identity belongs to another customer", "from", m.loser,
+				"into", m.winner, "customer", v[0])
 		}
 	}
 	return nil
@@ -464,11 +476,9 @@ func (r *Router) noteHandles(ctx context.Context, m *merging, hs []string) error
 }
 
 // moveConversations gives each of the loser's conversations to the
-// winner: noted in the record, its customer_id, then the winner's list
-// (same score), then out of the loser's list. It goes on until the
-// loser's list is empty, so a conversation added meanwhile moves too.
+// winner (moveConvs), chunk after chunk until the loser's list is empty,
+// so a conversation added meanwhile moves too.
 func (r *Router) moveConversations(ctx context.Context, lk *mergeLock, m *merging) error {
-	rec := r.recordKey(m.id)
 	for range mergePasses {
 		zs, err := r.rdb.ZRangeWithScores(ctx, r.k.customerConversations(m.loser), 0, mergeChunk-1).Result()
 		if err != nil {
@@ -477,24 +487,7 @@ func (r *Router) moveConversations(ctx context.Context, lk *mergeLock, m *mergin
 		if len(zs) == 0 {
 			return nil
 		}
-		b := rdb.NewBatch(r.rdb)
-		members := make([]any, len(zs))
-		notes := make([]any, 0, 2*len(zs))
-		for i, z := range zs {
-			members[i] = z.Member
-			notes = append(notes, "c:"+z.Member.(string), strconv.FormatFloat(z.Score, 'f', -1, 64))
-		}
-		b.Pipe().HSet(ctx, rec, notes...)
-		for _, z := range zs {
-			b.Run(ctx, moveConversationLua, []string{r.k.conv(z.Member.(string))}, m.winner)
-		}
-		if err := b.Exec(ctx); err != nil {
-			return err
-		}
-		pipe := r.rdb.Pipeline()
-		pipe.ZAddNX(ctx, r.k.customerConversations(m.winner), zs...)
-		pipe.ZRem(ctx, r.k.customerConversations(m.loser), members...)
-		if _, err := pipe.Exec(ctx); err != nil {
+		if err := r.moveConvs(ctx, m, zs); err != nil {
 			return err
 		}
 		if err := lk.renew(ctx); err != nil {
@@ -502,6 +495,32 @@ func (r *Router) moveConversations(ctx context.Context, lk *mergeLock, m *mergin
 		}
 	}
 	return fmt.Errorf("more than %d conversations", mergePasses*mergeChunk)
+}
+
+// moveConvs gives some of the loser's conversations (members of its list,
+// with their scores) to the winner: noted in the record, their
+// customer_id, then the winner's list (same score), then out of the
+// loser's list.
+func (r *Router) moveConvs(ctx context.Context, m *merging, zs []redis.Z) error {
+	b := rdb.NewBatch(r.rdb)
+	members := make([]any, len(zs))
+	notes := make([]any, 0, 2*len(zs))
+	for i, z := range zs {
+		members[i] = z.Member
+		notes = append(notes, "c:"+z.Member.(string), strconv.FormatFloat(z.Score, 'f', -1, 64))
+	}
+	b.Pipe().HSet(ctx, r.recordKey(m.id), notes...)
+	for _, z := range zs {
+		b.Run(ctx, moveConversationLua, []string{r.k.conv(z.Member.(string))}, m.winner)
+	}
+	if err := b.Exec(ctx); err != nil {
+		return err
+	}
+	pipe := r.rdb.Pipeline()
+	pipe.ZAddNX(ctx, r.k.customerConversations(m.winner), zs...)
+	pipe.ZRem(ctx, r.k.customerConversations(m.loser), members...)
+	_, err := pipe.Exec(ctx)
+	return err
 }
 
 // moveCalls gives the loser's list of calls to the winner, like the
@@ -613,80 +632,159 @@ func (r *Router) queueMergeCheck(ctx context.Context, b *rdb.Batch, cust string)
 	return cmd
 }
 
-// adoptInbound moves a conversation that ingest just opened under a
-// customer being folded into another (the identity still pointed at the
-// loser when ingest read it), or under a customer an unmerge took the
-// identity away from, to the customer the identity belongs to now (the
-// one it points at, or the one that remains of a merge), with its
-// handle. It returns that customer, or cust when the conversation stays
-// or moving it failed (logged: the message is stored, and a view of the
-// loser follows merged_into).
+// adoptInbound moves a conversation that ingest just opened under
+// customer cust, when merge_check found cust being folded into another
+// (merging_into) or an unmerge having taken identities from it (its
+// :unmerged set), to the customer the message's identity belongs to now:
+// the one it points at, or the one that remains of the merges that one
+// went into. It returns that customer, or cust when the conversation
+// stays or moving it failed (logged: the message is stored, and a view of
+// the loser follows merged_into).
+//
+// It does its moves under the merge lock (adoptLocked), like links and
+// unlinks. Without it, ingest raced the steps of a merge and of its undo,
+// and lost two ways. (1) It re-pointed the identity from the loser to the
+// winner itself, between the merge's claim and its identities step; that
+// step then saw the identity at the winner already, did not note "p" in
+// the record, and the unmerge left the identity, and every conversation
+// it opened since, with the winner. (2) It decided on a state that was
+// gone by the time it wrote: it read that the loser was folded into the
+// winner, then the unmerge released the loser, pointed the identity back
+// and gave the conversations back, and then ingest moved its conversation
+// (and the identity) to the winner after all. Under the lock neither can
+// happen: no merge or unmerge is half way (one a crash left unfinished is
+// finished first), and what ingest moves from a loser is noted in that
+// merge's record before it moves, the way the merge notes its own moves,
+// so an unmerge puts it back. The lock is taken only when a look without
+// it finds something to do: most calls are a new conversation of the
+// winner of an undone merge (its :unmerged set stays) from one of its own
+// identities, with nothing under way.
 func (r *Router) adoptInbound(ctx context.Context, m *connectors.Message, now time.Time, cust, conv string) string {
 	member := handle(m.Channel, m.Account, m.From)
 	tag := identityTag(m.From)
-	target := cust
-	if cur, err := r.rdb.Get(ctx, r.k.identityCustomer(tag)).Result(); err == nil && cur != "" {
-		target = cur
-	}
-	for range maxHops {
-		final, _, err := r.resolve(ctx, target)
-		if err == nil && final == cust {
-			return cust // it belongs where it is
-		}
-		if err == nil {
-			err = r.repointTo(ctx, tag, final)
-		}
-		if err == nil {
-			err = moveConversationLua.Run(ctx, r.rdb, []string{r.k.conv(conv)}, final).Err()
-		}
-		var code int64
-		var into string
-		if err == nil {
-			code, into, err = r.attach(ctx, final, member, conv, ms(now))
-		}
-		if err != nil {
-			r.log.Warn("router: move a new conversation to the merged customer", "conversation", conv,
-				"from", cust, "err", err)
+	if owner, err := r.identityOwner(ctx, tag, cust); err == nil && owner == cust {
+		// Nothing pending around cust means no merge or unmerge will move
+		// this identity without also seeing the conversation, listed
+		// before merge_check ran.
+		if final, pending, err := r.resolve(ctx, cust); err == nil && final == cust && !pending {
 			return cust
 		}
-		if code == -1 {
-			target = into
-			continue
-		}
-		pipe := r.rdb.Pipeline()
-		pipe.ZRem(ctx, r.k.customerConversations(cust), conv)
-		if st, ok, _ := r.state(ctx, cust); ok && st.into == "" {
-			// An unmerge took the identity away: its handle goes too (a
-			// customer being folded keeps its handles as a record).
-			pipe.SRem(ctx, r.k.customerIdentities(cust), member)
-		}
-		if _, err := pipe.Exec(ctx); err != nil {
-			r.log.Warn("router: move a new conversation to the merged customer", "conversation", conv,
-				"from", cust, "err", err)
-		}
-		return final
 	}
-	r.log.Warn("router: move a new conversation to the merged customer: the customer kept changing",
-		"conversation", conv, "from", cust)
-	return cust
+	final := cust
+	err := r.withMergeLock(ctx, func(lk *mergeLock) error {
+		var err error
+		final, err = r.adoptLocked(ctx, lk, member, tag, cust, conv, ms(now))
+		return err
+	})
+	if err != nil {
+		r.log.Warn("router: move a new conversation to the customer its identity belongs to", "conversation", conv,
+			"from", cust, "err", err)
+		return cust
+	}
+	return final
 }
 
-// repointTo points the identity with tag at customer final when it points
-// nowhere or at a customer folded into final; an identity of a third
-// customer is left alone.
-func (r *Router) repointTo(ctx context.Context, tag, final string) error {
-	for range maxHops {
-		cur, _, err := r.pointIdentity(ctx, tag, "", final)
-		if err != nil || cur == final {
-			return err
-		}
-		other, _, err := r.resolve(ctx, cur)
-		if err != nil || other != final {
-			return err
-		}
-		if _, _, err := r.pointIdentity(ctx, tag, cur, final); err != nil {
-			return err
+// adoptLocked is adoptInbound under the merge lock: it settles cust and
+// the identity's customer, then either carries the merges cust was folded
+// by out for the new handle and conversation (they were written after the
+// merge listed the loser's), or, when the identity belongs to a customer
+// cust is not folded into (an unmerge took it from cust), gives them to
+// that one.
+func (r *Router) adoptLocked(ctx context.Context, lk *mergeLock, member, tag, cust, conv string, score int64) (string, error) {
+	if _, _, err := r.settle(ctx, lk, cust, 0); err != nil {
+		return cust, err
+	}
+	owner, err := r.identityOwner(ctx, tag, cust)
+	if err != nil {
+		return cust, err
+	}
+	if owner != cust {
+		if _, _, err := r.settle(ctx, lk, owner, 0); err != nil {
+			return cust, err
 		}
 	}
-	return fmt.Errorf("router: identity kept changing")
+	och, err := r.chain(ctx, owner)
+	if err != nil {
+		return cust, err
+	}
+	want := och[len(och)-1].id
+	ch, err := r.chain(ctx, cust)
+	if err != nil {
+		return cust, err
+	}
+	if ch[len(ch)-1].id == want {
+		for _, s := range ch[:len(ch)-1] {
+			mg, err := r.mergeOf(ctx, s)
+			if err != nil {
+				return cust, err
+			}
+			if err := r.moveHandles(ctx, mg, []string{member}); err != nil {
+				return cust, err
+			}
+			sc, err := r.rdb.ZScore(ctx, r.k.customerConversations(s.id), conv).Result()
+			if errors.Is(err, redis.Nil) {
+				continue
+			}
+			if err != nil {
+				return cust, err
+			}
+			if err := r.moveConvs(ctx, mg, []redis.Z{{Score: sc, Member: conv}}); err != nil {
+				return cust, err
+			}
+		}
+		return want, nil
+	}
+	// A pointer left behind on a customer folded since goes along its
+	// merges, noted like theirs.
+	for _, s := range och[:len(och)-1] {
+		mg, err := r.mergeOf(ctx, s)
+		if err != nil {
+			return cust, err
+		}
+		if err := r.moveHandles(ctx, mg, []string{member}); err != nil {
+			return cust, err
+		}
+	}
+	if err := moveConversationLua.Run(ctx, r.rdb, []string{r.k.conv(conv)}, want).Err(); err != nil {
+		return cust, err
+	}
+	code, into, err := r.attach(ctx, want, member, conv, score)
+	if err != nil {
+		return cust, err
+	}
+	if code == -1 { // settled above, under the lock: not expected
+		return cust, fmt.Errorf("customer %s is being merged into %s", want, into)
+	}
+	pipe := r.rdb.Pipeline()
+	pipe.ZRem(ctx, r.k.customerConversations(cust), conv)
+	if len(ch) == 1 {
+		// The handle goes too (a customer folded keeps its handles as a
+		// record).
+		pipe.SRem(ctx, r.k.customerIdentities(cust), member)
+	}
+	_, err = pipe.Exec(ctx)
+	return want, err
+}
+
+// identityOwner is the customer the identity with tag points at, or cust
+// when it points nowhere.
+func (r *Router) identityOwner(ctx context.Context, tag, cust string) (string, error) {
+	cur, err := r.rdb.Get(ctx, r.k.identityCustomer(tag)).Result()
+	if errors.Is(err, redis.Nil) || (err == nil && cur == "") {
+		return cust, nil
+	}
+	return cur, err
+}
+
+// mergeOf is the finished merge of customer s (a link of a chain, with
+// merging_into) into the next, with its id for the record.
+func (r *Router) mergeOf(ctx context.Context, s custState) (*merging, error) {
+	id, err := r.rdb.HGet(ctx, r.k.customer(s.id), "merge_id").Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	if r.recordKey(id) == "" {
+		return nil, fmt.Errorf("customer %s is merged into %s without a merge record", s.id, s.into)
+	}
+	return &merging{loser: s.id, winner: s.into, id: id}, nil
 }

@@ -307,7 +307,11 @@ func (r *Router) returnIdentities(ctx context.Context, _ *mergeLock, u unmerging
 // returnConversations gives the loser back the conversations the merge
 // moved, then the winner's conversations opened since the merge began by
 // identities that went back to the loser (noted in the record as l:),
-// until a pass finds none.
+// until a pass finds none. "Since the merge began" is score >= started:
+// ingest reads a message's time after it resolved the identity, so a
+// conversation opened under the winner because the merge had re-pointed
+// its identity scores no earlier than the merge's start (on clocks in
+// step; see Ingest).
 func (r *Router) returnConversations(ctx context.Context, lk *mergeLock, u unmerging) error {
 	h, err := r.loadRecord(ctx, u.id)
 	if err != nil {
