@@ -1,9 +1,6 @@
 package server
 
 import (
-	"fmt"
-	"strconv"
-
 	"github.com/gofiber/fiber/v2"
 
 	"switchboard/router"
@@ -27,12 +24,9 @@ func (s *Server) callRoutes(auth fiber.Router) {
 // limit 1–200 (default 50).
 func (s *Server) listCalls(c *fiber.Ctx) error {
 	f := router.CallFilter{CustomerID: c.Query("customer_id")}
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 200 {
-			return fmt.Errorf("%w: limit must be 1–200", errBadInput)
-		}
-		f.Limit = n
+	var err error
+	if f.Limit, err = queryLimit(c, 0, 200); err != nil {
+		return err
 	}
 	calls, err := s.Router.Calls(c.UserContext(), agentOf(c), f)
 	if err != nil {

@@ -1,9 +1,6 @@
 package server
 
 import (
-	"fmt"
-	"strconv"
-
 	"github.com/gofiber/fiber/v2"
 
 	"switchboard/connectors"
@@ -14,10 +11,8 @@ func (s *Server) listConversations(c *fiber.Ctx) error {
 	f := router.Filter{View: c.Query("view"), Status: c.Query("status"), Assignee: c.Query("assignee"),
 		Channel: c.Query("channel")}
 	var err error
-	if v := c.Query("limit"); v != "" {
-		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 || f.Limit > 200 {
-			return fmt.Errorf("%w: limit must be 1–200", errBadInput)
-		}
+	if f.Limit, err = queryLimit(c, 0, 200); err != nil {
+		return err
 	}
 	f.Before = c.Query("before")
 	page, err := s.Router.Conversations(c.UserContext(), agentOf(c), f)
@@ -63,13 +58,9 @@ func (s *Server) patchConversation(c *fiber.Ctx) error {
 }
 
 func (s *Server) listMessages(c *fiber.Ctx) error {
-	limit := 0
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 500 {
-			return fmt.Errorf("%w: limit must be 1–500", errBadInput)
-		}
-		limit = n
+	limit, err := queryLimit(c, 0, 500)
+	if err != nil {
+		return err
 	}
 	msgs, err := s.Router.Messages(c.UserContext(), c.Params("id"), c.Query("after"), c.Query("before"), limit)
 	if err != nil {

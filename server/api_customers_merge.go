@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -127,13 +126,9 @@ func (s *Server) mergeCustomers(c *fiber.Ctx) error {
 // customerAudit lists the customer's audit, newest first: limit 1–500
 // (default 100).
 func (s *Server) customerAudit(c *fiber.Ctx) error {
-	limit := 0
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 500 {
-			return fmt.Errorf("%w: limit must be 1–500", errBadInput)
-		}
-		limit = n
+	limit, err := queryLimit(c, 0, 500)
+	if err != nil {
+		return err
 	}
 	items, err := s.Router.Audit(c.UserContext(), c.Params("id"), limit)
 	if err != nil {

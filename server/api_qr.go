@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -173,13 +172,9 @@ func (s *Server) listQRCodes(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	limit := 200
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return fmt.Errorf("%w: limit must be 1–1000", errBadInput)
-		}
-		limit = n
+	limit, err := queryLimit(c, 200, 1000)
+	if err != nil {
+		return err
 	}
 	var disabled *bool
 	switch v := c.Query("disabled"); v {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -80,13 +79,9 @@ func quarantineError(err error) error {
 // listQuarantine lists quarantined mail of every mailbox, newest first:
 // limit 1–200 (default 50), before the next_before of a previous page.
 func (s *Server) listQuarantine(c *fiber.Ctx) error {
-	limit := 50
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 200 {
-			return fmt.Errorf("%w: limit must be 1–200", errBadInput)
-		}
-		limit = n
+	limit, err := queryLimit(c, 50, 200)
+	if err != nil {
+		return err
 	}
 	items := []quarantineItem{}
 	q := s.emailQuarantine()
