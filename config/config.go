@@ -49,6 +49,9 @@ type Config struct {
 	Channels     map[string]yaml.Node `yaml:"channels"`
 	RoutingRules []router.Rule        `yaml:"routing_rules"`
 	SLAPolicies  []tickets.SLAPolicy  `yaml:"sla_policies"`
+	// Calendars are the business-hours calendars that teams (teams[].calendar)
+	// and SLA policies (sla_policies[].calendar) name; see docs/sla.md.
+	Calendars []tickets.CalendarConfig `yaml:"calendars"`
 	// Blobs is where files that come with messages are kept.
 	Blobs Blobs `yaml:"blobs"`
 	// Proxy names the reverse proxies in front of Switchboard, whose word
@@ -57,6 +60,8 @@ type Config struct {
 
 	// Location is Timezone, loaded.
 	Location *time.Location `yaml:"-"`
+	// BusinessCalendars are Calendars, built, by id.
+	BusinessCalendars map[string]*tickets.Calendar `yaml:"-"`
 	// Path is the file the configuration came from, if any.
 	Path string `yaml:"-"`
 }
@@ -234,7 +239,52 @@ func (c *Config) check() error {
 	if _, err := router.NewRules(c.RoutingRules, c.Teams, time.UTC); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.checkSLA(teams)...)
 	return errors.Join(errs...)
+}
+
+// checkSLA builds the calendars into BusinessCalendars and checks the
+// references of teams and SLA policies to calendars and teams.
+func (c *Config) checkSLA(teams map[string]bool) []error {
+	var errs []error
+	// under puts the *tickets.FieldErrors joined in err under the key path.
+	under := func(path string, err error) {
+		list := []error{err}
+		if m, ok := err.(interface{ Unwrap() []error }); ok {
+			list = m.Unwrap()
+		}
+		for _, e := range list {
+			if fe, ok := errors.AsType[*tickets.FieldError](e); ok {
+				errs = append(errs, fmt.Errorf("%s: %s", joinPath(path, fe.Field), fe.Msg))
+			} else {
+				errs = append(errs, fmt.Errorf("%s: %w", path, e))
+			}
+		}
+	}
+	c.BusinessCalendars = map[string]*tickets.Calendar{}
+	known := map[string]bool{}
+	for i, cc := range c.Calendars {
+		at := fmt.Sprintf("calendars[%d]", i)
+		if known[cc.ID] {
+			errs = append(errs, fmt.Errorf("%s.id: %q is used twice", at, cc.ID))
+		}
+		known[cc.ID] = true
+		cal, err := tickets.NewCalendar(cc, c.Location)
+		if err != nil {
+			under(at, err)
+			continue
+		}
+		c.BusinessCalendars[cc.ID] = cal
+	}
+	for i, t := range c.Teams {
+		if t.Calendar != "" && !known[t.Calendar] {
+			errs = append(errs, fmt.Errorf("teams[%d].calendar: unknown calendar %q", i, t.Calendar))
+		}
+	}
+	if err := tickets.ValidatePolicies(c.SLAPolicies, teams, known); err != nil {
+		under("sla_policies", err)
+	}
+	return errs
 }
 
 // Section returns a decoder for channels.<name>, for the connector factory.

@@ -100,6 +100,9 @@ func (r *Router) reindex(ctx context.Context, c change) {
 	if c.did("assignee") && conv.Assignee != "" {
 		r.events.QueueToAgent(ctx, b, conv.Assignee, session.EventConversationAssigned, data)
 	}
+	if r.slaOn() && (c.did("status") || c.did("priority") || c.did("team")) {
+		r.queueSLAWake(ctx, p, conv.ID, r.now())
+	}
 	if err := r.commit.Exec(ctx, b); err != nil {
 		r.log.Warn("router: reindex", "conversation", conv.ID, "err", err)
 	}

@@ -11,7 +11,7 @@ import (
 
 // ensureGroups creates the consumer groups (and their streams) if missing.
 func (r *Router) ensureGroups(ctx context.Context) error {
-	for stream, group := range map[string]string{r.k.dispatch(): "dispatch", r.k.outbox(): "outbox"} {
+	for stream, group := range map[string]string{r.k.dispatch(): "dispatch", r.k.outbox(): "outbox", r.k.slaWork(): "sla"} {
 		if err := jobs.EnsureGroup(ctx, r.rdb, stream, group); err != nil {
 			return err
 		}

@@ -166,27 +166,26 @@ func (r *Router) route(ctx context.Context, id, kind string, v map[string]any) e
 	return nil
 }
 
-// openTicket gives a conversation its number and SLA targets.
+// openTicket gives a conversation its number, and wakes its SLA sync,
+// which sets its targets (sla.go).
 func (r *Router) openTicket(ctx context.Context, conv *Conversation, route Route) error {
 	n, err := r.rdb.Incr(ctx, r.k.ticketSeq()).Result()
 	if err != nil {
 		return fmt.Errorf("router: ticket number: %w", err)
 	}
-	frDue, resDue := tickets.Due(r.cfg.SLA, route.Priority, conv.CreatedAt)
-	due := func(t time.Time) string {
-		if t.IsZero() {
-			return ""
-		}
-		return strconv.FormatInt(ms(t), 10)
-	}
 	num, err := openTicketLua.Run(ctx, r.rdb, []string{r.k.conv(conv.ID), r.k.convHistory(conv.ID)},
 		tickets.Number(n), string(route.Priority), route.Team, strings.Join(route.Skills, ","),
-		due(frDue), due(resDue), ms(r.now())).Text()
+		"", "", ms(r.now())).Text()
 	if err != nil {
 		return fmt.Errorf("router: open ticket: %w", err)
 	}
 	if err := r.rdb.SetNX(ctx, r.k.ticketNumber(num), conv.ID, 0).Err(); err != nil {
 		return fmt.Errorf("router: index ticket: %w", err)
+	}
+	if r.slaOn() {
+		if err := r.wakeSLA(ctx, conv.ID); err != nil {
+			return fmt.Errorf("router: wake sla: %w", err)
+		}
 	}
 	conv.TicketID = num
 	return nil

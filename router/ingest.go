@@ -138,6 +138,7 @@ type appended struct {
 	created, reopened bool
 	team              string
 	before            string // status before the message
+	slaWake           bool   // the message may start or resume an SLA clock
 	mergingInto       string // the customer's merging_into, read after the new-conversation writes
 }
 
@@ -172,12 +173,15 @@ func (r *Router) appendInbound(ctx context.Context, m *connectors.Message, now t
 		return appended{}, fmt.Errorf("router: append: %w", err)
 	}
 	v, err := cmd.Slice()
-	if err != nil || len(v) != 8 {
+	if err != nil || len(v) < 8 {
 		return appended{}, fmt.Errorf("router: append: unexpected reply %v: %w", v, err)
 	}
 	out := appended{
 		code: v[0].(int64), status: v[1].(string), assignee: v[2].(string),
 		created: v[3].(int64) == 1, reopened: v[4].(int64) == 1, team: v[6].(string), before: v[7].(string),
+	}
+	if len(v) > 8 {
+		out.slaWake = v[8].(int64) == 1
 	}
 	if merging != nil {
 		out.mergingInto = merging.Val()
@@ -240,6 +244,9 @@ func (r *Router) announceInbound(ctx context.Context, m *connectors.Message, now
 	if out.reopened {
 		p.XAdd(ctx, &redis.XAddArgs{Stream: r.k.dispatch(), MaxLen: 100000, Approx: true,
 			Values: []any{"conv", conv, "kind", "reopen", "at", ms(now)}})
+	}
+	if out.slaWake {
+		r.queueSLAWake(ctx, p, conv, now)
 	}
 	if out.assignee != "" {
 		p.ZAdd(ctx, r.k.indexAgent(out.assignee), z)

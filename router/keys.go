@@ -187,3 +187,25 @@ func (k keys) customerUnmerging(id string) string { return k.p + "{u:" + id + "}
 // it exists, ingest checks where the identity of a new conversation of
 // the customer points (merge_check.lua). No TTL.
 func (k keys) customerUnmerged(id string) string { return k.p + "{u:" + id + "}:unmerged" }
+
+// SLA timers (sla.go). The wake-up set, the work stream and the set of
+// tickets with live clocks share the tag {sla}, so the claim is one
+// script.
+
+// slaTimers orders conversations by their next SLA wake-up (ms). No TTL.
+func (k keys) slaTimers() string { return k.p + "{sla}:timers" }
+
+// slaWork is the SLA sync work stream (consumer group "sla"). Trimmed to
+// about 100,000 entries.
+func (k keys) slaWork() string { return k.p + "{sla}:work" }
+
+// slaLive is the set of conversations with a running or paused SLA clock.
+// No TTL.
+func (k keys) slaLive() string { return k.p + "{sla}:live" }
+
+// slaSweepLock lets one replica a minute sweep slaLive. TTL about a minute.
+func (k keys) slaSweepLock() string { return k.p + "{sla}:sweep" }
+
+// indexSLADue orders conversations with a running SLA clock by their
+// earliest due time, for the lists' "sort by due". No TTL.
+func (k keys) indexSLADue() string { return k.p + "{x}:sla_due" }

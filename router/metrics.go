@@ -10,6 +10,8 @@ type Metrics struct {
 	dispatchTime prometheus.Histogram
 	sent         *prometheus.CounterVec
 	failures     *prometheus.CounterVec
+	slaWarnings  *prometheus.CounterVec
+	slaBreaches  *prometheus.CounterVec
 }
 
 // NewMetrics creates the instruments; Register adds them to a registry.
@@ -28,12 +30,16 @@ func NewMetrics() *Metrics {
 			Help: "Outbound messages the channel accepted, by channel."}, []string{"channel"}),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_outbox_failures_total",
 			Help: "Outbound send attempts that failed, by channel and kind (temporary, permanent)."}, []string{"channel", "kind"}),
+		slaWarnings: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_sla_warnings_total",
+			Help: "SLA warnings told, by target (first_response, next_response, resolution)."}, []string{"target"}),
+		slaBreaches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_sla_breaches_total",
+			Help: "SLA breaches told, by target (first_response, next_response, resolution)."}, []string{"target"}),
 	}
 }
 
 // Register adds the instruments to reg.
 func (m *Metrics) Register(reg prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.ingested, m.duplicates, m.dispatched, m.dispatchTime, m.sent, m.failures} {
+	for _, c := range []prometheus.Collector{m.ingested, m.duplicates, m.dispatched, m.dispatchTime, m.sent, m.failures, m.slaWarnings, m.slaBreaches} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

@@ -47,6 +47,10 @@ type Conversation struct {
 	// CanAttachFiles says that replies may carry other files as well
 	// (connectors.DocumentAttacher: e-mail).
 	CanAttachFiles bool `json:"can_attach_files,omitempty"`
+	// SLADue is the earliest due time of the ticket's running SLA clocks;
+	// SLAFlag is "warning", "breached" or "" (tickets.SLAStatus.Flag).
+	SLADue  *time.Time `json:"sla_due,omitempty"`
+	SLAFlag string     `json:"sla_flag,omitempty"`
 	// identity is how the conversation reaches the customer.
 	identity connectors.Identity
 	itag     string
@@ -125,11 +129,15 @@ func conversationFrom(h map[string]string) Conversation {
 		Preview:       h["preview"],
 		LastMessageAt: msTime(h["last_message_at"]),
 		CreatedAt:     msTime(h["created_at"]),
+		SLAFlag:       h["sla_flag"],
 		itag:          h["itag"],
 		thread:        h["thread"],
 		fields:        h,
 	}
 	c.MessageCount, _ = strconv.Atoi(h["msg_count"])
+	if t := msTime(h["sla_due"]); !t.IsZero() {
+		c.SLADue = &t
+	}
 	if c.LastMessageAt.IsZero() {
 		c.LastMessageAt = c.CreatedAt
 	}

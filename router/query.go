@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -241,6 +242,7 @@ func (r *Router) Ticket(ctx context.Context, number string) (tickets.Ticket, err
 		return tickets.Ticket{}, err
 	}
 	t := ticketOf(conv)
+	t.SLA = r.slaStatus(conv, r.now())
 	hist, err := r.rdb.XRangeN(ctx, r.k.convHistory(id), "-", "+", 500).Result()
 	if err != nil {
 		return tickets.Ticket{}, fmt.Errorf("router: ticket history: %w", err)
@@ -266,6 +268,11 @@ func (r *Router) ticketConversation(ctx context.Context, number string) (string,
 	return id, nil
 }
 
+func msPtr(v int64) *time.Time {
+	t := time.UnixMilli(v).UTC()
+	return &t
+}
+
 func ticketOf(c Conversation) tickets.Ticket {
 	n, _ := strconv.ParseInt(c.TicketID, 10, 64)
 	t := tickets.Ticket{ID: c.TicketID, Number: n, ConversationID: c.ID, CustomerID: c.CustomerID,
@@ -281,6 +288,20 @@ func ticketOf(c Conversation) tickets.Ticket {
 		return nil
 	}
 	t.FirstResponseDue, t.ResolveDue = opt("frt_due"), opt("res_due")
+	if raw := c.fields["sla"]; raw != "" {
+		// The SLA clocks' due times replace those set at opening, which
+		// know neither business hours nor pauses.
+		var st slaState
+		if json.Unmarshal([]byte(raw), &st) == nil {
+			t.FirstResponseDue, t.ResolveDue = nil, nil
+			if cl := st.Clocks[tickets.FirstResponse]; cl != nil && cl.State == clockRunning && cl.Due > 0 {
+				t.FirstResponseDue = msPtr(cl.Due)
+			}
+			if cl := st.Clocks[tickets.Resolution]; cl != nil && cl.State == clockRunning && cl.Due > 0 {
+				t.ResolveDue = msPtr(cl.Due)
+			}
+		}
+	}
 	t.FirstResponseAt, t.ResolvedAt = opt("first_response_at"), opt("resolved_at")
 	return t
 }

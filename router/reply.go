@@ -199,6 +199,9 @@ func (r *Router) announceOutbound(ctx context.Context, conv Conversation, msg Me
 	} else {
 		r.events.QueueToInbox(ctx, b, session.EventMessageNew, data)
 	}
+	if msg.Direction == Out && r.slaOn() {
+		r.queueSLAWake(ctx, p, conv.ID, msg.CreatedAt)
+	}
 	if err := r.commit.Exec(ctx, b); err != nil {
 		r.log.Warn("router: announce reply", "conversation", conv.ID, "err", err)
 	}

@@ -38,11 +38,14 @@ var (
 // Config is what the router needs from the configuration.
 type Config struct {
 	// Prefix starts every key, e.g. "sb:".
-	Prefix   string
-	Teams    []session.Team
-	Rules    []Rule
-	SLA      []tickets.SLAPolicy
-	Location *time.Location
+	Prefix string
+	Teams  []session.Team
+	Rules  []Rule
+	SLA    []tickets.SLAPolicy
+	// Calendars are the business-hours calendars by id, which SLA
+	// policies and teams name.
+	Calendars map[string]*tickets.Calendar
+	Location  *time.Location
 	// Grace is how long an agent counts as online after a heartbeat.
 	Grace time.Duration
 	// DefaultRegion is the ISO country code for phone numbers an agent
@@ -132,6 +135,11 @@ func (r *Router) Run(ctx context.Context) error {
 	g.Go(func() error { return r.every(ctx, time.Second, r.queueTick) })
 	g.Go(func() error { return r.every(ctx, 500*time.Millisecond, r.retryTick) })
 	g.Go(func() error { return r.every(ctx, 15*time.Second, r.repairTick) })
+	g.Go(func() error {
+		return r.consume(ctx, r.k.slaWork(), "sla", 5*time.Second, slaKey, r.handleSLA)
+	})
+	g.Go(func() error { return r.every(ctx, slaTick, r.slaClaimTick) })
+	g.Go(func() error { return r.every(ctx, slaSweep, r.slaSweepTick) })
 	return g.Wait()
 }
 

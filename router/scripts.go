@@ -41,9 +41,13 @@ var (
 	mergeDoneLua        = script("merge_done")
 	mergeLockLua        = script("merge_lock")
 	renameConvLua       = script("rename_conversation")
+	// SLA timers (sla.go).
+	slaReadLua   = script("sla_read")
+	slaCommitLua = script("sla_commit")
+	slaClaimLua  = script("sla_claim")
 )
 
 var allScripts = []*rdb.Script{ingestIdentityLua, appendInboundLua, appendOutboundLua, setFieldsLua,
 	openTicketLua, claimSendLua, forgetIdentityLua, claimLua, backfillLua, releaseLua, assignLua,
 	overflowLua, retryDueLua, pointIdentityLua, attachCustomerLua, moveConversationLua, setProfileLua,
-	mergeProfileLua, mergeDoneLua, mergeLockLua, renameConvLua}
+	mergeProfileLua, mergeDoneLua, mergeLockLua, renameConvLua, slaReadLua, slaCommitLua, slaClaimLua}

@@ -62,6 +62,9 @@ type Team struct {
 	ID     string   `json:"id" yaml:"id"`
 	Name   string   `json:"name" yaml:"name"`
 	Skills []string `json:"skills" yaml:"skills"`
+	// Calendar names the team's business-hours calendar (config
+	// `calendars:`), which SLA policies with business_hours count in.
+	Calendar string `json:"calendar,omitempty" yaml:"calendar"`
 }
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)

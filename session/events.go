@@ -20,6 +20,7 @@ const (
 	EventConversationAssigned = "conversation.assigned"
 	EventScreenPop            = "call.screenpop"
 	EventSLAWarning           = "sla.warning"
+	EventSLABreached          = "sla.breached"
 	// EventCustomerUpdated tells every agent that a customer's profile,
 	// identities or conversations changed (a channel's profile, a merge).
 	EventCustomerUpdated = "customer.updated"

@@ -1,6 +1,7 @@
 // Package tickets defines the ticket lifecycle: statuses and the moves
 // allowed between them, priorities, readable numbers, the history entry
-// format and SLA policies.
+// format, SLA policies (MatchSLA) and the business-hours calendars their
+// targets count in (Calendar).
 //
 // In Switchboard a ticket is one conversation episode: the ticket's fields
 // live in the conversation's hash, so one Lua script changes both at once

@@ -38,5 +38,7 @@ type Ticket struct {
 	ResolveDue       *time.Time `json:"resolve_due,omitempty"`
 	FirstResponseAt  *time.Time `json:"first_response_at,omitempty"`
 	ResolvedAt       *time.Time `json:"resolved_at,omitempty"`
-	History          []Change   `json:"history,omitempty"`
+	// SLA is the ticket's service level; nil when no policy was applied.
+	SLA     *SLAStatus `json:"sla,omitempty"`
+	History []Change   `json:"history,omitempty"`
 }

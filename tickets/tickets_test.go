@@ -164,8 +164,8 @@ func TestDue(t *testing.T) {
 		{Name: "vip", Priority: Urgent, FirstResponse: 15 * time.Minute, Resolution: 4 * time.Hour},
 		{Name: "urgent again", Priority: Urgent, FirstResponse: time.Minute, Resolution: time.Minute}, // shadowed
 		{Name: "high", Priority: High, FirstResponse: time.Hour},                                      // no resolution target
-		{Name: "default", FirstResponse: 8 * time.Hour, Resolution: 72 * time.Hour},                   // no priority: normal
 		{Name: "low", Priority: Low, Resolution: 30 * 24 * time.Hour},
+		{Name: "default", FirstResponse: 8 * time.Hour, Resolution: 72 * time.Hour}, // no priority: any
 	}
 	var zero time.Time
 	for _, tt := range []struct {
@@ -178,10 +178,13 @@ func TestDue(t *testing.T) {
 		{"zero resolution: no target", policies, High, t0.Add(time.Hour), zero},
 		{"zero first response: no target", policies, Low, zero, t0.Add(30 * 24 * time.Hour)},
 		{"policy without priority covers normal", policies, Normal, t0.Add(8 * time.Hour), t0.Add(72 * time.Hour)},
+		{"empty priority is normal", policies[2:], "", t0.Add(8 * time.Hour), t0.Add(72 * time.Hour)},
 		{"explicit normal", []SLAPolicy{{Priority: Normal, FirstResponse: time.Minute}}, Normal, t0.Add(time.Minute), zero},
-		{"policy without priority is not for others", policies[3:4], High, zero, zero},
+		{"policy without priority covers any priority", policies[4:], High, t0.Add(8 * time.Hour), t0.Add(72 * time.Hour)},
 		{"no matching policy", policies[:1], Low, zero, zero},
+		{"policies on other facts do not match", []SLAPolicy{{When: SLAWhen{Team: []string{"support"}}, FirstResponse: time.Minute}}, Normal, zero, zero},
 		{"no policies", nil, Urgent, zero, zero},
+		{"business hours are ignored", []SLAPolicy{{BusinessHours: true, Calendar: "cn", FirstResponse: time.Hour}}, Normal, t0.Add(time.Hour), zero},
 	} {
 		first, solve := Due(tt.policies, tt.p, t0)
 		if !first.Equal(tt.first) || !solve.Equal(tt.solve) {

@@ -54,7 +54,7 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	all.Register(reg)
 	metrics := router.NewMetrics()
 	rt, err := router.New(router.Config{Prefix: cfg.RedisPrefix, Teams: cfg.Teams, Rules: cfg.RoutingRules,
-		SLA: cfg.SLAPolicies, Location: cfg.Location, DefaultRegion: cfg.DefaultRegion},
+		SLA: cfg.SLAPolicies, Calendars: cfg.BusinessCalendars, Location: cfg.Location, DefaultRegion: cfg.DefaultRegion},
 		router.Deps{Redis: conn, Registry: reg, Directory: dir, Presences: presences, Events: events, Metrics: metrics, Log: log})
 	if err != nil {
 		return err

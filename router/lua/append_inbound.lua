@@ -10,7 +10,10 @@
 -- ARGV[19] the thread key ("" for none)
 -- ARGV[18] "1" when the message is passive: it reopens neither the reply
 -- window nor a resolved or pending ticket
--- Returns {code, status, assignee, created, reopened, stream id, team, status before}
+-- Returns {code, status, assignee, created, reopened, stream id, team, status before, sla}
+--   sla is 1 when the message may start or resume an SLA clock of the
+--   ticket (it changed the status, or it is the customer's first message
+--   since the last reply), so the caller wakes the ticket's SLA sync
 --   code 1 appended, 0 already appended, -1 conversation closed (start a new one)
 local function state()
   local v = redis.call('HMGET', KEYS[1], 'status', 'assignee', 'team')
@@ -54,6 +57,12 @@ if ARGV[16] ~= '' then table.insert(entry, 'ext'); table.insert(entry, ARGV[16])
 if ARGV[13] ~= '' then table.insert(entry, 'att'); table.insert(entry, ARGV[13]) end
 if ARGV[14] ~= '' then table.insert(entry, 'f'); table.insert(entry, ARGV[14]) end
 if ARGV[15] ~= '' then table.insert(entry, 'raw'); table.insert(entry, ARGV[15]) end
+if ARGV[18] == '1' then table.insert(entry, 'p'); table.insert(entry, '1') end
+local sla = 0
+if ARGV[18] ~= '1' and redis.call('HEXISTS', KEYS[1], 'sla') == 1 then
+  local t = redis.call('HMGET', KEYS[1], 'last_in_at', 'last_out_at')
+  if before ~= st or (t[2] and (not t[1] or tonumber(t[2]) >= tonumber(t[1]))) then sla = 1 end
+end
 local sid = redis.call('XADD', KEYS[2], '*', unpack(entry))
 if ARGV[18] == '1' then
   redis.call('HSET', KEYS[1], 'last_message_at', ARGV[3], 'preview', ARGV[10])
@@ -62,4 +71,4 @@ else
 end
 redis.call('HINCRBY', KEYS[1], 'msg_count', 1)
 redis.call('PUBLISH', KEYS[5], ARGV[17])
-return {1, st, who, created, reopened, sid, team, before}
+return {1, st, who, created, reopened, sid, team, before, sla}

@@ -1,0 +1,423 @@
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"switchboard/internal/rdb"
+	"switchboard/tickets"
+)
+
+// SLA timers. Every ticket with a policy has one wake-up in the sorted set
+// {sla}:timers (its next warning or due time, or "now" when something
+// happened that may start, pause or stop a clock). Each replica moves due
+// wake-ups to the stream {sla}:work (sla_claim.lua); the consumer group
+// "sla" syncs each ticket: it folds the events since the last sync
+// (sla_fold.go) and stores the result only if nothing moved meanwhile
+// (sla_commit.lua). Outcomes are written once, as history entries; their
+// notifications go out after the store and are marked sent, so a replica
+// that dies in between leaves them to whoever syncs the ticket next.
+
+const (
+	// slaTick is how often a replica claims due wake-ups.
+	slaTick = 200 * time.Millisecond
+	// slaReadMax bounds the entries a sync reads per stream.
+	slaReadMax = 5000
+	// slaSweep is how often one replica checks the tickets with live
+	// clocks for events no wake-up announced (a replica died between a
+	// change and its wake-up).
+	slaSweep = time.Minute
+)
+
+// queueSLAWake adds to p a wake-up of conversation conv at t, unless it
+// already has an earlier one.
+func (r *Router) queueSLAWake(ctx context.Context, p redis.Pipeliner, conv string, t time.Time) {
+	p.ZAddLT(ctx, r.k.slaTimers(), redis.Z{Score: float64(ms(t)), Member: conv})
+}
+
+// wakeSLA wakes conversation conv's SLA sync now.
+func (r *Router) wakeSLA(ctx context.Context, conv string) error {
+	return r.rdb.ZAddLT(ctx, r.k.slaTimers(), redis.Z{Score: float64(ms(r.now())), Member: conv}).Err()
+}
+
+// slaClaimTick hands due wake-ups to the sync workers.
+func (r *Router) slaClaimTick(ctx context.Context) error {
+	for {
+		n, err := slaClaimLua.Run(ctx, r.rdb, []string{r.k.slaTimers(), r.k.slaWork()}, ms(r.now()), 500).Int()
+		if err != nil || n < 500 {
+			return err
+		}
+	}
+}
+
+// handleSLA syncs the conversation a work entry names.
+func (r *Router) handleSLA(ctx context.Context, m redis.XMessage) error {
+	conv := str(m.Values, "conv")
+	if conv == "" {
+		return nil
+	}
+	return r.syncSLA(ctx, conv)
+}
+
+// slaRead is what one sync read.
+type slaRead struct {
+	fields            map[string]string
+	history, messages [][]string
+	historyTail       string
+	transcriptTail    string
+}
+
+var slaFieldNames = []string{"number", "status", "priority", "team", "channel", "customer_id",
+	"created_at", "sla", "sla_h", "sla_m", "sla_n", "assignee"}
+
+func (r *Router) readSLA(ctx context.Context, id string) (slaRead, error) {
+	v, err := slaReadLua.Run(ctx, r.rdb, []string{r.k.conv(id), r.k.convHistory(id), r.k.convMessages(id)}, slaReadMax).Slice()
+	if err != nil {
+		return slaRead{}, fmt.Errorf("router: read sla: %w", err)
+	}
+	if len(v) != 5 {
+		return slaRead{}, fmt.Errorf("router: read sla: unexpected reply %v", v)
+	}
+	out := slaRead{fields: map[string]string{}}
+	for i, f := range v[0].([]any) {
+		s, _ := f.(string)
+		out.fields[slaFieldNames[i]] = s
+	}
+	rows := func(x any) [][]string {
+		var rs [][]string
+		for _, row := range x.([]any) {
+			var r []string
+			for _, c := range row.([]any) {
+				s, _ := c.(string)
+				r = append(r, s)
+			}
+			rs = append(rs, r)
+		}
+		return rs
+	}
+	out.history, out.messages = rows(v[1]), rows(v[2])
+	out.historyTail, _ = v[3].(string)
+	out.transcriptTail, _ = v[4].(string)
+	return out, nil
+}
+
+// streamIDAfter reports whether stream id a comes after b.
+func streamIDAfter(a, b string) bool {
+	if b == "" {
+		return a != ""
+	}
+	am, as, _ := strings.Cut(a, "-")
+	bm, bs, _ := strings.Cut(b, "-")
+	ami, _ := strconv.ParseUint(am, 10, 64)
+	bmi, _ := strconv.ParseUint(bm, 10, 64)
+	if ami != bmi {
+		return ami > bmi
+	}
+	asi, _ := strconv.ParseUint(as, 10, 64)
+	bsi, _ := strconv.ParseUint(bs, 10, 64)
+	return asi > bsi
+}
+
+// syncSLA brings conversation id's clocks up to date: it folds the events
+// since the last sync, stores the outcome, schedules the next wake-up and
+// tells people about warnings and breaches.
+func (r *Router) syncSLA(ctx context.Context, id string) error {
+	for attempt := 0; attempt < 5; attempt++ {
+		done, err := r.trySyncSLA(ctx, id)
+		if err != nil || done {
+			return err
+		}
+	}
+	// Kept moving under us: look again shortly.
+	return r.wakeSLA(ctx, id)
+}
+
+func (r *Router) trySyncSLA(ctx context.Context, id string) (bool, error) {
+	rd, err := r.readSLA(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	f := rd.fields
+	if f["number"] == "" {
+		return true, nil // no ticket yet (or gone): openTicket wakes it
+	}
+	var st slaState
+	if f["sla"] != "" {
+		if err := json.Unmarshal([]byte(f["sla"]), &st); err != nil {
+			r.log.Warn("router: unreadable sla state, starting over", "conversation", id, "err", err)
+			return false, r.resetSLA(ctx, id)
+		}
+	}
+	var events []slaEvent
+	var pending []slaNotice // outcomes stored by an earlier sync, not yet told
+	seq := 0
+	fresh := !st.Started && st.Status == ""
+	for _, h := range rd.history {
+		id, at, field, from, to := h[0], h[1], h[2], h[3], h[4]
+		t, _ := strconv.ParseInt(at, 10, 64)
+		if !streamIDAfter(id, f["sla_h"]) {
+			if field == "sla" {
+				pending = append(pending, slaNotice{id: id, at: t, value: to})
+			}
+			continue
+		}
+		seq++
+		ev := slaEvent{At: t, From: from, To: to, seq: seq}
+		switch field {
+		case "ticket":
+			ev.Kind = evOpened
+			if c, err := strconv.ParseInt(f["created_at"], 10, 64); err == nil && c > 0 && c < t {
+				ev.At = c // clocks run from the customer's first message
+			}
+		case "status":
+			ev.Kind = evStatus
+		case "priority":
+			ev.Kind = evPriority
+		case "team":
+			ev.Kind = evTeam
+		default:
+			continue
+		}
+		events = append(events, ev)
+	}
+	for _, m := range rd.messages {
+		at, dir, author, kind, passive := m[1], m[2], m[3], m[4], m[5]
+		t, _ := strconv.ParseInt(at, 10, 64)
+		seq++
+		switch {
+		case dir == "in" && passive != "1" && kind != "event":
+			events = append(events, slaEvent{At: t, Kind: evCustomer, seq: seq})
+		case dir == "out" && author != "" && author != "system" && author != botAuthor:
+			events = append(events, slaEvent{At: t, Kind: evReply, seq: seq})
+		}
+	}
+	if fresh {
+		// The first sync: the ticket's values before any change it reads.
+		st.Status, st.Priority, st.Team = "new", f["priority"], f["team"]
+		for i := len(events) - 1; i >= 0; i-- {
+			switch events[i].Kind {
+			case evPriority:
+				st.Priority = events[i].From
+			case evTeam:
+				st.Team = events[i].From
+			case evStatus:
+				st.Status = events[i].From
+			}
+		}
+		st.Channel = f["channel"]
+		if f["customer_id"] != "" {
+			st.Level, _ = r.rdb.HGet(ctx, r.k.customer(f["customer_id"]), "level").Result()
+		}
+	}
+	now := ms(r.now())
+	fold := slaFolder{st: &st, policy: r.slaPolicy(st.Channel, st.Level)}
+	outcomes, next := fold.fold(events, now)
+
+	state, _ := json.Marshal(st)
+	due, flag := "", slaFlag(&st)
+	if next > 0 {
+		due = strconv.FormatInt(nextDue(&st), 10)
+	}
+	newM := f["sla_m"]
+	if n := len(rd.messages); n > 0 {
+		newM = rd.messages[n-1][0]
+	}
+	newH := f["sla_h"]
+	for _, h := range rd.history {
+		if streamIDAfter(h[0], newH) {
+			newH = h[0]
+		}
+	}
+	args := []any{f["sla_h"], f["sla_m"], rd.historyTail, rd.transcriptTail, string(state), due, flag, newM, newH}
+	for _, o := range outcomes {
+		args = append(args, o.At, o.historyValue())
+	}
+	b := rdb.NewBatch(r.rdb)
+	res := b.Run(ctx, slaCommitLua, []string{r.k.conv(id), r.k.convHistory(id), r.k.convMessages(id)}, args...)
+	if err := r.commit.Exec(ctx, b); err != nil {
+		return false, fmt.Errorf("router: store sla: %w", err)
+	}
+	v, err := res.Slice()
+	if err != nil {
+		return false, fmt.Errorf("router: store sla: %w", err)
+	}
+	if v[0].(int64) == 0 {
+		return false, nil // moved meanwhile: read again
+	}
+	for i, o := range outcomes {
+		pending = append(pending, slaNotice{id: v[i+1].(string), at: o.At, value: o.historyValue()})
+	}
+	if err := r.scheduleSLA(ctx, id, &st, next, due); err != nil {
+		return true, err
+	}
+	if len(pending) > 0 {
+		return true, r.tellSLA(ctx, id, fold.pol, pending)
+	}
+	return true, nil
+}
+
+// resetSLA drops a state that cannot be read, so the next sync folds the
+// ticket from its start.
+func (r *Router) resetSLA(ctx context.Context, id string) error {
+	return r.rdb.HDel(ctx, r.k.conv(id), "sla", "sla_h", "sla_m", "sla_n", "sla_due", "sla_flag").Err()
+}
+
+// scheduleSLA sets the next wake-up and the lists' due index.
+func (r *Router) scheduleSLA(ctx context.Context, id string, st *slaState, next int64, due string) error {
+	p := r.rdb.Pipeline()
+	if next > 0 {
+		r.queueSLAWake(ctx, p, id, time.UnixMilli(next))
+	}
+	live := false
+	for _, t := range slaTargets {
+		if st.clock(t).live() {
+			live = true
+		}
+	}
+	if live {
+		p.SAdd(ctx, r.k.slaLive(), id)
+	} else {
+		p.SRem(ctx, r.k.slaLive(), id)
+	}
+	if due != "" {
+		d, _ := strconv.ParseInt(due, 10, 64)
+		p.ZAdd(ctx, r.k.indexSLADue(), redis.Z{Score: float64(d), Member: id})
+	} else {
+		p.ZRem(ctx, r.k.indexSLADue(), id)
+	}
+	if _, err := p.Exec(ctx); err != nil {
+		return fmt.Errorf("router: schedule sla: %w", err)
+	}
+	return nil
+}
+
+// nextDue is the earliest due time of a running clock (ms), for the lists.
+func nextDue(st *slaState) int64 {
+	var n int64
+	for _, t := range slaTargets {
+		c := st.clock(t)
+		if c.State == clockRunning && c.Due > 0 && (n == 0 || c.Due < n) {
+			n = c.Due
+		}
+	}
+	return n
+}
+
+// slaFlag is what the lists show of a ticket's SLA: "breached" when a
+// clock breached and still matters (the ticket is not resolved),
+// "warning" when a running clock passed a warning threshold, else "".
+func slaFlag(st *slaState) string {
+	flag := ""
+	for _, t := range slaTargets {
+		c := st.clock(t)
+		switch {
+		case c.State == clockBreached && tickets.Status(st.Status).Active():
+			return "breached"
+		case c.State == clockRunning && c.Warned > 0:
+			flag = "warning"
+		}
+	}
+	return flag
+}
+
+// slaPolicy returns the policy lookup for a ticket of channel and
+// customer level: by priority and team, with the calendar that counts
+// its business time.
+func (r *Router) slaPolicy(channel, level string) func(prio, team string) (*tickets.SLAPolicy, businessTime) {
+	return func(prio, team string) (*tickets.SLAPolicy, businessTime) {
+		p := tickets.MatchSLA(r.cfg.SLA, tickets.SLAFacts{Priority: tickets.Priority(prio), Level: level,
+			Channel: channel, Team: team})
+		if p == nil {
+			return nil, (*tickets.Calendar)(nil)
+		}
+		teamCal := ""
+		for _, t := range r.cfg.Teams {
+			if t.ID == team {
+				teamCal = t.Calendar
+			}
+		}
+		return p, p.CalendarFor(r.cfg.Calendars, teamCal)
+	}
+}
+
+// slaSweepTick, on one replica a minute, wakes every ticket with a live
+// clock whose streams moved past what its last sync read: the change was
+// stored but its wake-up was lost with the replica that made it.
+func (r *Router) slaSweepTick(ctx context.Context) error {
+	ok, err := r.rdb.SetNX(ctx, r.k.slaSweepLock(), r.consumer, slaSweep-time.Second).Result()
+	if err != nil || !ok {
+		return err
+	}
+	var cursor uint64
+	for {
+		ids, next, err := r.rdb.SScan(ctx, r.k.slaLive(), cursor, "", 500).Result()
+		if err != nil {
+			return err
+		}
+		if err := r.sweepSLA(ctx, ids); err != nil {
+			return err
+		}
+		if cursor = next; cursor == 0 {
+			return nil
+		}
+	}
+}
+
+func (r *Router) sweepSLA(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	p := r.rdb.Pipeline()
+	type probe struct {
+		cur        *redis.SliceCmd
+		hist, msgs *redis.XMessageSliceCmd
+	}
+	probes := make([]probe, len(ids))
+	for i, id := range ids {
+		probes[i] = probe{
+			cur:  p.HMGet(ctx, r.k.conv(id), "sla_h", "sla_m", "number"),
+			hist: p.XRevRangeN(ctx, r.k.convHistory(id), "+", "-", 1),
+			msgs: p.XRevRangeN(ctx, r.k.convMessages(id), "+", "-", 1),
+		}
+	}
+	if _, err := p.Exec(ctx); err != nil && err != redis.Nil {
+		return fmt.Errorf("router: sweep sla: %w", err)
+	}
+	w := r.rdb.Pipeline()
+	for i, id := range ids {
+		cur := probes[i].cur.Val()
+		if len(cur) != 3 || cur[2] == nil {
+			w.SRem(ctx, r.k.slaLive(), id) // the conversation is gone
+			continue
+		}
+		h, _ := cur[0].(string)
+		m, _ := cur[1].(string)
+		stale := false
+		if hs := probes[i].hist.Val(); len(hs) == 1 && streamIDAfter(hs[0].ID, h) {
+			stale = true
+		}
+		if ms := probes[i].msgs.Val(); len(ms) == 1 && streamIDAfter(ms[0].ID, m) {
+			stale = true
+		}
+		if stale {
+			r.queueSLAWake(ctx, w, id, r.now())
+		}
+	}
+	if _, err := w.Exec(ctx); err != nil {
+		return fmt.Errorf("router: sweep sla: %w", err)
+	}
+	return nil
+}
+
+// slaKey keeps one conversation's syncs in order on a replica.
+func slaKey(m redis.XMessage) string { return str(m.Values, "conv") }
+
+// slaOn reports whether any SLA policy is configured; without one no
+// ticket is synced.
+func (r *Router) slaOn() bool { return len(r.cfg.SLA) > 0 }
