@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"switchboard/kb"
 	"switchboard/router"
 	"switchboard/session"
 	"switchboard/tickets"
@@ -49,6 +50,12 @@ type Config struct {
 	Channels     map[string]yaml.Node `yaml:"channels"`
 	RoutingRules []router.Rule        `yaml:"routing_rules"`
 	SLAPolicies  []tickets.SLAPolicy  `yaml:"sla_policies"`
+	// Surveys configures the satisfaction surveys sent when a ticket
+	// resolves (docs/surveys.md).
+	Surveys router.SurveyConfig `yaml:"surveys"`
+	// Bot configures the FAQ bot that answers from the knowledge base on
+	// the channels it names (docs/kb.md).
+	Bot kb.BotConfig `yaml:"bot"`
 	// Calendars are the business-hours calendars that teams (teams[].calendar)
 	// and SLA policies (sla_policies[].calendar) name; see docs/sla.md.
 	Calendars []tickets.CalendarConfig `yaml:"calendars"`
@@ -236,10 +243,16 @@ func (c *Config) check() error {
 	if len(c.Agents) > 0 && len(c.Teams) == 0 {
 		bad("teams", "at least one team is needed when agents are configured")
 	}
-	if _, err := router.NewRules(c.RoutingRules, c.Teams, time.UTC); err != nil {
+	errs = append(errs, c.checkSLA(teams)...)
+	if _, err := router.NewRules(c.RoutingRules, c.Teams, time.UTC, c.ruleOptions()); err != nil {
 		errs = append(errs, err)
 	}
-	errs = append(errs, c.checkSLA(teams)...)
+	if err := c.Surveys.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Bot.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("bot.%w", err))
+	}
 	return errors.Join(errs...)
 }
 
@@ -285,6 +298,17 @@ func (c *Config) checkSLA(teams map[string]bool) []error {
 		under("sla_policies", err)
 	}
 	return errs
+}
+
+// ruleOptions are the calendars and SLA policies routing rules are checked
+// against, after checkSLA. A calendar that failed to build is there as
+// nil, so that its own error is not followed by "unknown calendar".
+func (c *Config) ruleOptions() router.RuleOptions {
+	cals := make(map[string]*tickets.Calendar, len(c.Calendars))
+	for _, cc := range c.Calendars {
+		cals[cc.ID] = c.BusinessCalendars[cc.ID]
+	}
+	return router.RuleOptions{Calendars: cals, SLAPolicies: c.SLAPolicies}
 }
 
 // Section returns a decoder for channels.<name>, for the connector factory.

@@ -134,6 +134,8 @@ type Outbound struct {
 	// auto-responders do not answer it and start a loop. An agent's reply
 	// is never automatic.
 	Automatic bool
+	// Survey is set on a satisfaction survey (Kind KindSurvey).
+	Survey *Survey
 }
 
 // Receipt is a channel's acknowledgement of an Outbound.

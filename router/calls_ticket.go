@@ -220,9 +220,9 @@ func (r *Router) numberCallTicket(ctx context.Context, convID string, c Call) (C
 	}
 	// As dispatch decides it (route), so that whichever numbers it first,
 	// the team is the same: the rules, else the call's team.
-	route, rule := r.rules.Route(Facts{Channel: string(connectors.CTI), Account: c.Source, Text: conv.Preview,
+	route, matched := r.rules.Route(Facts{Channel: string(connectors.CTI), Account: c.Source, Text: conv.Preview,
 		Level: asString(cust[0]), Region: asString(cust[1]), At: r.now()})
-	route = r.withTeamHint(route, rule, c.Team)
+	route = r.withTeamHint(route, r.rules.teamRule(matched), c.Team)
 	if route.Team == "" {
 		route.Team = r.rules.def.Team
 	}

@@ -103,6 +103,7 @@ func (r *Router) reindex(ctx context.Context, c change) {
 	if r.slaOn() && (c.did("status") || c.did("priority") || c.did("team")) {
 		r.queueSLAWake(ctx, p, conv.ID, r.now())
 	}
+	r.queueActivity(ctx, p, conv.ID, r.now())
 	if err := r.commit.Exec(ctx, b); err != nil {
 		r.log.Warn("router: reindex", "conversation", conv.ID, "err", err)
 	}

@@ -25,7 +25,9 @@ func (r *Router) handleDispatch(ctx context.Context, m redis.XMessage) error {
 	switch kind := str(v, "kind"); kind {
 	case "assigned":
 		return r.mirrorOwner(ctx, conv, str(v, "actor"))
-	case "new", "reopen", "repair", "overflow", "transfer":
+	case "survey":
+		return r.askSurvey(ctx, conv)
+	case "new", "reopen", "repair", "overflow", "transfer", "bot":
 		err := r.route(ctx, conv, kind, v)
 		if at := msTime(str(v, "at")); kind == "new" && err == nil && !at.IsZero() {
 			r.metrics.dispatchTime.Observe(r.now().Sub(at).Seconds())
@@ -56,6 +58,16 @@ func (r *Router) route(ctx context.Context, id, kind string, v map[string]any) e
 	if !conv.Status.Active() {
 		return nil // resolved or closed meanwhile: nothing to dispatch
 	}
+	if kind == "new" || kind == "bot" {
+		// The FAQ bot may take the turn (bot.go); a handoff goes on here,
+		// routed by the conversation's first message.
+		if done, err := r.botTurn(ctx, conv, kind, v); err != nil || done {
+			return err
+		}
+		if kind == "bot" {
+			v = map[string]any{"text": conv.fields["subject"], "asset": "", "team": ""}
+		}
+	}
 	cust, err := r.rdb.HMGet(ctx, r.k.customer(conv.CustomerID), "level", "region", "last_agent").Result()
 	if err != nil {
 		return fmt.Errorf("router: load customer: %w", err)
@@ -71,10 +83,21 @@ func (r *Router) route(ctx context.Context, id, kind string, v map[string]any) e
 		if text == "" {
 			text = conv.Preview
 		}
-		var rule string
-		route, rule = r.rules.Route(Facts{Channel: string(conv.Channel), Account: conv.Account, Text: text,
-			Level: level, Region: region, Asset: str(v, "asset"), At: r.now()})
-		route = r.withTeamHint(route, rule, str(v, "team"))
+		tags, err := r.rdb.SMembers(ctx, r.k.customerTags(conv.CustomerID)).Result()
+		if err != nil {
+			return fmt.Errorf("router: customer tags: %w", err)
+		}
+		if region == "" && conv.identity.Type == "phone" {
+			region = RegionOfPhone(conv.identity.Value)
+		}
+		asset := str(v, "asset")
+		var matched []string
+		route, matched = r.rules.Route(Facts{Channel: string(conv.Channel), Account: conv.Account, Text: text,
+			Level: level, Region: region, Tags: tags, Asset: asset, AssetCategory: asset, At: r.now()})
+		route = r.withTeamHint(route, r.rules.teamRule(matched), str(v, "team"))
+		if err := r.ruleActions(ctx, conv, route); err != nil {
+			return err
+		}
 	}
 	if route.Team == "" {
 		route.Team = r.rules.def.Team

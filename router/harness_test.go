@@ -54,6 +54,7 @@ type world struct {
 	cfg    Config
 	agents []session.Agent
 	ch     *fakeChannel
+	faq    FAQ // the FAQ bot's knowledge base, if any
 }
 
 func newWorld(t *testing.T, agents []session.Agent, teams []session.Team, rules []Rule) *world {
@@ -92,7 +93,7 @@ func (w *world) replica() (*Router, *session.Presences, *session.Events) {
 	ev := session.NewEvents(w.rdb, w.prefix, quiet())
 	reg := connectors.NewRegistry()
 	reg.Add(w.ch)
-	r, err := New(w.cfg, Deps{Redis: w.rdb, Registry: reg, Directory: dir, Presences: pres, Events: ev, Log: quiet()})
+	r, err := New(w.cfg, Deps{Redis: w.rdb, Registry: reg, Directory: dir, Presences: pres, Events: ev, Log: quiet(), FAQ: w.faq})
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -118,11 +118,23 @@ func (r *Router) Ingest(ctx context.Context, m *connectors.Message) (connectors.
 			if err := r.commit.Exec(ctx, r.announceInbound(ctx, m, now, conv, msg, out)); err != nil {
 				return connectors.Accepted{}, fmt.Errorf("router: reopen: %w", err)
 			}
+		case out.bot:
+			// The bot's turn is queued before the channel's ack, so a
+			// crash cannot leave the customer's question unanswered.
+			b := r.announceInbound(ctx, m, now, conv, msg, out)
+			b.Pipe().XAdd(ctx, &redis.XAddArgs{Stream: r.k.dispatch(), MaxLen: 100000, Approx: true,
+				Values: []any{"conv", conv, "kind", "bot", "msg", msg, "text", truncate(m.Text, 2000)}})
+			if err := r.commit.Exec(ctx, b); err != nil {
+				return connectors.Accepted{}, fmt.Errorf("router: hand to the bot: %w", err)
+			}
 		default:
 			// Stored; telling the agent need not hold up the channel's ack.
 			r.commit.Go(r.announceInbound(ctx, m, now, conv, msg, out), func(err error) {
 				r.log.Warn("router: announce message", "conversation", conv, "err", err)
 			})
+		}
+		if out.survey > 0 {
+			r.surveyFollowUp(ctx, conv, out.survey)
 		}
 		if out.mergingInto != "" { // opened under a customer being merged (merge.go)
 			acc.CustomerID = r.adoptInbound(ctx, m, now, cust, conv)
@@ -139,6 +151,8 @@ type appended struct {
 	team              string
 	before            string // status before the message
 	slaWake           bool   // the message may start or resume an SLA clock
+	survey            int64  // 1: the message was a survey score, 2: a survey comment
+	bot               bool   // the FAQ bot has the conversation
 	mergingInto       string // the customer's merging_into, read after the new-conversation writes
 }
 
@@ -158,12 +172,13 @@ func (r *Router) appendInbound(ctx context.Context, m *connectors.Message, now t
 		ID: msg, ConversationID: conv, Direction: In, Kind: m.Kind, Text: m.Text, CreatedAt: now.UTC(),
 		ExternalID: m.ExternalID, Attachments: m.Attachments, Fields: m.Fields,
 	}, ReplyUntil: r.replyUntil(m.Channel, m.Account, now)})
+	svScore, svWindow, svComment := r.surveyArgs(m)
 	b := rdb.NewBatch(r.rdb)
 	cmd := b.Run(ctx, appendInboundLua,
 		[]string{r.k.conv(conv), r.k.convMessages(conv), r.k.convExternal(conv), r.k.convHistory(conv), r.k.convLive(conv)},
 		msg, m.ExternalID, ts, cust, string(m.Channel), m.Account, m.From.String(), tag, name,
 		preview(m.Text), string(m.Kind), m.Text, att, fields, string(m.Raw), m.ExternalID,
-		fanout.Encode("", "message.new", live), passiveFlag(m.Passive), m.Thread.Key)
+		fanout.Encode("", "message.new", live), passiveFlag(m.Passive), m.Thread.Key, svScore, svWindow, svComment)
 	var merging *redis.StringCmd
 	if newConv {
 		r.openConversation(ctx, m, now, cust, conv, b)
@@ -180,8 +195,10 @@ func (r *Router) appendInbound(ctx context.Context, m *connectors.Message, now t
 		code: v[0].(int64), status: v[1].(string), assignee: v[2].(string),
 		created: v[3].(int64) == 1, reopened: v[4].(int64) == 1, team: v[6].(string), before: v[7].(string),
 	}
-	if len(v) > 8 {
+	if len(v) > 10 {
 		out.slaWake = v[8].(int64) == 1
+		out.survey = v[9].(int64)
+		out.bot = v[10].(int64) == 1
 	}
 	if merging != nil {
 		out.mergingInto = merging.Val()
@@ -211,6 +228,7 @@ func (r *Router) openConversation(ctx context.Context, m *connectors.Message, no
 	p.ZAddNX(ctx, r.k.indexAll(), z)
 	p.ZAddNX(ctx, r.k.indexUnassigned(), z)
 	p.ZAddNX(ctx, r.k.indexStatus("new"), z)
+	r.queueActivity(ctx, p, conv, now)
 	p.XAdd(ctx, &redis.XAddArgs{Stream: r.k.dispatch(), MaxLen: 100000, Approx: true, Values: []any{
 		"conv", conv, "kind", "new", "customer", cust, "text", truncate(m.Text, 2000), "asset", m.Fields["asset"], "team", m.Fields["team"], "at", ts,
 	}})
@@ -248,6 +266,7 @@ func (r *Router) announceInbound(ctx context.Context, m *connectors.Message, now
 	if out.slaWake {
 		r.queueSLAWake(ctx, p, conv, now)
 	}
+	r.queueActivity(ctx, p, conv, now)
 	if out.assignee != "" {
 		p.ZAdd(ctx, r.k.indexAgent(out.assignee), z)
 		r.events.QueueToAgent(ctx, b, out.assignee, session.EventMessageNew, data)

@@ -209,3 +209,15 @@ func (k keys) slaSweepLock() string { return k.p + "{sla}:sweep" }
 // indexSLADue orders conversations with a running SLA clock by their
 // earliest due time, for the lists' "sort by due". No TTL.
 func (k keys) indexSLADue() string { return k.p + "{x}:sla_due" }
+
+// activityDay is the set of conversations with any activity on day
+// (YYYY-MM-DD in the configured time zone), which the KPIs read. TTL
+// activityTTL (400 days).
+func (k keys) activityDay(day string) string { return k.p + "{ka:" + day + "}" }
+
+// surveySecret is the key of the survey tokens' MAC (hex). No TTL.
+func (k keys) surveySecret() string { return k.p + "survey:secret" }
+
+// customerTags is the set of a customer's tags (routing rules add them
+// and match on them). No TTL.
+func (k keys) customerTags(id string) string { return k.p + "{u:" + id + "}:tags" }

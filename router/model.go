@@ -92,6 +92,7 @@ type Customer struct {
 	Avatar        string           `json:"avatar,omitempty"` // an image URL from the channel's profile
 	Level         string           `json:"level"`
 	Region        string           `json:"region"`
+	Tags          []string         `json:"tags"`
 	CreatedAt     time.Time        `json:"created_at"`
 	Identities    []Identity       `json:"identities"`
 	Tickets       []tickets.Ticket `json:"tickets"`

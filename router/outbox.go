@@ -37,6 +37,9 @@ type outItem struct {
 	At         int64                   `json:"at"`
 	Thread     connectors.Thread       `json:"thread,omitzero"`
 	Attach     []connectors.Attachment `json:"att,omitempty"`
+	// Auto marks an automatic message (connectors.Outbound.Automatic).
+	Auto   bool               `json:"auto,omitempty"`
+	Survey *connectors.Survey `json:"survey,omitempty"`
 }
 
 // outboxKey keeps one conversation's sends in order on one worker.
@@ -71,7 +74,7 @@ func (r *Router) handleOutbox(ctx context.Context, m redis.XMessage) error {
 	rcpt, err := conn.Send(sctx, &connectors.Outbound{
 		ID: it.Msg, ConversationID: it.Conv, Channel: it.Channel, Account: it.Account, To: it.To,
 		Kind: it.Kind, Text: it.Text, Attachments: it.Attach, Thread: it.Thread, Author: it.AuthorName,
-		Time: time.UnixMilli(it.At).UTC(),
+		Time: time.UnixMilli(it.At).UTC(), Automatic: it.Auto, Survey: it.Survey,
 	})
 	// Record the outcome on a fresh context: a send that used its whole
 	// budget must still be recorded, or it would be retried without count.

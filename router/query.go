@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +28,10 @@ type Filter struct {
 	Limit    int
 	// Before is the NextBefore cursor of the previous page.
 	Before string
+	// Sort is "" (most recently active first) or "due": the conversations
+	// with a running SLA clock, the earliest due first (one page, no
+	// cursor).
+	Sort string
 }
 
 // Page is one page of conversations, most recently active first.
@@ -52,6 +57,13 @@ func (r *Router) Conversations(ctx context.Context, a session.Agent, f Filter) (
 	}
 	if f.View == "mine" {
 		f.Assignee = a.ID
+	}
+	switch f.Sort {
+	case "":
+	case "due":
+		return r.conversationsByDue(ctx, f)
+	default:
+		return Page{}, fmt.Errorf("%w: sort must be due or left out", ErrInvalid)
 	}
 	index := r.k.indexAll()
 	switch {
@@ -129,6 +141,42 @@ func (r *Router) Conversations(ctx context.Context, a session.Agent, f Filter) (
 		}
 		last := zs[len(zs)-1]
 		max, after = strconv.FormatInt(int64(last.Score), 10), last.Member.(string)
+	}
+	return page, nil
+}
+
+// conversationsByDue lists the conversations of f with a running SLA
+// clock, the earliest due first: up to f.Limit of the 2,000 most urgent.
+func (r *Router) conversationsByDue(ctx context.Context, f Filter) (Page, error) {
+	if f.View != "" && f.View != "all" && f.View != "mine" && f.View != "unassigned" {
+		return Page{}, fmt.Errorf("%w: view must be mine, unassigned or all", ErrInvalid)
+	}
+	page := Page{Items: []Conversation{}}
+	for start := int64(0); start < 2000 && len(page.Items) < f.Limit; start += 200 {
+		ids, err := r.rdb.ZRange(ctx, r.k.indexSLADue(), start, start+199).Result()
+		if err != nil {
+			return Page{}, fmt.Errorf("router: list by due: %w", err)
+		}
+		pipe := r.rdb.Pipeline()
+		cmds := make([]*redis.MapStringStringCmd, len(ids))
+		for i, id := range ids {
+			cmds[i] = pipe.HGetAll(ctx, r.k.conv(id))
+		}
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return Page{}, fmt.Errorf("router: list by due: %w", err)
+		}
+		for _, c := range cmds {
+			if len(c.Val()) == 0 {
+				continue
+			}
+			conv := r.conversation(c.Val())
+			if f.matches(conv) && conv.Status.Active() && len(page.Items) < f.Limit {
+				page.Items = append(page.Items, conv)
+			}
+		}
+		if len(ids) < 200 {
+			break
+		}
 	}
 	return page, nil
 }
@@ -312,6 +360,7 @@ func (r *Router) Customer(ctx context.Context, id string) (Customer, error) {
 	h := pipe.HGetAll(ctx, r.k.customer(id))
 	ids := pipe.SMembers(ctx, r.k.customerIdentities(id))
 	convs := pipe.ZRevRange(ctx, r.k.customerConversations(id), 0, 49)
+	tags := pipe.SMembers(ctx, r.k.customerTags(id))
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return Customer{}, fmt.Errorf("router: customer: %w", err)
 	}
@@ -323,7 +372,8 @@ func (r *Router) Customer(ctx context.Context, id string) (Customer, error) {
 	}
 	c := Customer{ID: id, Name: h.Val()["name"], Level: h.Val()["level"], Region: h.Val()["region"],
 		CreatedAt: msTime(h.Val()["created_at"]), Identities: []Identity{}, Tickets: []tickets.Ticket{},
-		Conversations: []Conversation{}}
+		Conversations: []Conversation{}, Tags: tags.Val()}
+	sort.Strings(c.Tags)
 	c.Avatar = h.Val()["avatar"]
 	for _, s := range ids.Val() {
 		var idn Identity
@@ -356,9 +406,11 @@ func (r *Router) Customer(ctx context.Context, id string) (Customer, error) {
 	return c, nil
 }
 
-// CustomerPatch changes a customer's profile; nil fields stay.
+// CustomerPatch changes a customer's profile; nil fields stay. Tags,
+// when set, replaces the customer's tags.
 type CustomerPatch struct {
 	Name, Level, Region *string
+	Tags                *[]string
 }
 
 // UpdateCustomer changes a customer's profile.
@@ -386,8 +438,30 @@ func (r *Router) UpdateCustomer(ctx context.Context, id string, p CustomerPatch)
 			}
 		}
 	}
+	var tags []any
+	if p.Tags != nil {
+		if len(*p.Tags) > 50 {
+			return Customer{}, fmt.Errorf("%w: at most 50 tags", ErrInvalid)
+		}
+		for _, t := range *p.Tags {
+			if t = strings.TrimSpace(t); t == "" || utf8.RuneCountInString(t) > MaxTagLen {
+				return Customer{}, fmt.Errorf("%w: a tag has 1–%d characters", ErrInvalid, MaxTagLen)
+			}
+			tags = append(tags, t)
+		}
+	}
+	p2 := r.rdb.TxPipeline() // one key per command, same slot: the tags change at once
 	if len(kv) > 0 {
-		if err := r.rdb.HSet(ctx, r.k.customer(id), kv...).Err(); err != nil {
+		p2.HSet(ctx, r.k.customer(id), kv...)
+	}
+	if p.Tags != nil {
+		p2.Del(ctx, r.k.customerTags(id))
+		if len(tags) > 0 {
+			p2.SAdd(ctx, r.k.customerTags(id), tags...)
+		}
+	}
+	if len(kv) > 0 || p.Tags != nil {
+		if _, err := p2.Exec(ctx); err != nil {
 			return Customer{}, fmt.Errorf("router: update customer: %w", err)
 		}
 	}

@@ -202,10 +202,11 @@ func (r *Router) announceOutbound(ctx context.Context, conv Conversation, msg Me
 	if msg.Direction == Out && r.slaOn() {
 		r.queueSLAWake(ctx, p, conv.ID, msg.CreatedAt)
 	}
+	r.queueActivity(ctx, p, conv.ID, msg.CreatedAt)
 	if err := r.commit.Exec(ctx, b); err != nil {
 		r.log.Warn("router: announce reply", "conversation", conv.ID, "err", err)
 	}
-	if msg.Direction == Out && conv.Status == tickets.New {
+	if msg.Direction == Out && conv.Status == tickets.New && !automaticAuthor(msg.Author) {
 		// The first reply opened the ticket (append_outbound.lua).
 		r.reindex(ctx, change{conv: withStatus(conv, tickets.Open), prevStatus: string(tickets.New),
 			prevAssignee: conv.Assignee, changed: []string{"status"}})
@@ -231,3 +232,7 @@ func (r *Router) message(ctx context.Context, conv, id string, want Message) (Me
 	want.ID = id
 	return want, nil
 }
+
+// automaticAuthor reports whether a message's author is no agent: the
+// system (surveys) or the FAQ bot.
+func automaticAuthor(author string) bool { return author == "system" || author == botAuthor }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -16,6 +17,7 @@ import (
 
 	"switchboard/connectors"
 	"switchboard/internal/rdb"
+	"switchboard/kb"
 	"switchboard/session"
 	"switchboard/tickets"
 )
@@ -45,7 +47,13 @@ type Config struct {
 	// Calendars are the business-hours calendars by id, which SLA
 	// policies and teams name.
 	Calendars map[string]*tickets.Calendar
-	Location  *time.Location
+	// Surveys configures the satisfaction surveys sent at resolve.
+	Surveys SurveyConfig
+	// PublicURL is the external base URL, for links in surveys.
+	PublicURL string
+	// Bot configures the FAQ bot (bot.go); it answers only with Deps.FAQ.
+	Bot      kb.BotConfig
+	Location *time.Location
 	// Grace is how long an agent counts as online after a heartbeat.
 	Grace time.Duration
 	// DefaultRegion is the ISO country code for phone numbers an agent
@@ -69,6 +77,9 @@ type Router struct {
 	now       func() time.Time
 	consumer  string
 	commit    *rdb.Committer
+	faq       FAQ
+	// svSecret caches the survey tokens' key (survey.go).
+	svSecret atomic.Pointer[[]byte]
 }
 
 // Deps are the router's collaborators.
@@ -80,6 +91,8 @@ type Deps struct {
 	Events    *session.Events
 	Metrics   *Metrics
 	Log       *slog.Logger
+	// FAQ is the knowledge base the FAQ bot answers from; nil: no bot.
+	FAQ FAQ
 }
 
 // New returns a router.
@@ -90,7 +103,7 @@ func New(cfg Config, d Deps) (*Router, error) {
 	if cfg.Grace <= 0 {
 		cfg.Grace = session.DefaultGrace
 	}
-	rules, err := NewRules(cfg.Rules, cfg.Teams, cfg.Location)
+	rules, err := NewRules(cfg.Rules, cfg.Teams, cfg.Location, RuleOptions{Calendars: cfg.Calendars, SLAPolicies: cfg.SLA})
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +119,7 @@ func New(cfg Config, d Deps) (*Router, error) {
 	r := &Router{
 		rdb: d.Redis, k: keys{cfg.Prefix}, sk: session.Keys{P: cfg.Prefix}, cfg: cfg, rules: rules,
 		reg: d.Registry, dir: d.Directory, presences: d.Presences, events: d.Events,
-		metrics: d.Metrics, log: d.Log, now: time.Now,
+		metrics: d.Metrics, log: d.Log, now: time.Now, faq: d.FAQ,
 		consumer: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(rnd[:])),
 		commit:   rdb.NewCommitter(d.Redis, 4),
 	}

@@ -45,9 +45,14 @@ var (
 	slaReadLua   = script("sla_read")
 	slaCommitLua = script("sla_commit")
 	slaClaimLua  = script("sla_claim")
+	// KPIs (kpi_source.go).
+	kpiReadLua = script("kpi_read")
+	// Surveys (survey.go).
+	surveyAskLua    = script("survey_ask")
+	surveyAnswerLua = script("survey_answer")
 )
 
 var allScripts = []*rdb.Script{ingestIdentityLua, appendInboundLua, appendOutboundLua, setFieldsLua,
 	openTicketLua, claimSendLua, forgetIdentityLua, claimLua, backfillLua, releaseLua, assignLua,
 	overflowLua, retryDueLua, pointIdentityLua, attachCustomerLua, moveConversationLua, setProfileLua,
-	mergeProfileLua, mergeDoneLua, mergeLockLua, renameConvLua, slaReadLua, slaCommitLua, slaClaimLua}
+	mergeProfileLua, mergeDoneLua, mergeLockLua, renameConvLua, slaReadLua, slaCommitLua, slaClaimLua, kpiReadLua, surveyAskLua, surveyAnswerLua}

@@ -74,7 +74,7 @@ type slaRead struct {
 }
 
 var slaFieldNames = []string{"number", "status", "priority", "team", "channel", "customer_id",
-	"created_at", "sla", "sla_h", "sla_m", "sla_n", "assignee"}
+	"created_at", "sla", "sla_h", "sla_m", "sla_n", "assignee", "bot", "sla_policy"}
 
 func (r *Router) readSLA(ctx context.Context, id string) (slaRead, error) {
 	v, err := slaReadLua.Run(ctx, r.rdb, []string{r.k.conv(id), r.k.convHistory(id), r.k.convMessages(id)}, slaReadMax).Slice()
@@ -172,8 +172,10 @@ func (r *Router) trySyncSLA(ctx context.Context, id string) (bool, error) {
 		switch field {
 		case "ticket":
 			ev.Kind = evOpened
-			if c, err := strconv.ParseInt(f["created_at"], 10, 64); err == nil && c > 0 && c < t {
-				ev.At = c // clocks run from the customer's first message
+			// Clocks run from the customer's first message, or, when the
+			// FAQ bot had the conversation first, from its handoff.
+			if c, err := strconv.ParseInt(f["created_at"], 10, 64); err == nil && c > 0 && c < t && f["bot"] == "" {
+				ev.At = c
 			}
 		case "status":
 			ev.Kind = evStatus
@@ -210,13 +212,13 @@ func (r *Router) trySyncSLA(ctx context.Context, id string) (bool, error) {
 				st.Status = events[i].From
 			}
 		}
-		st.Channel = f["channel"]
+		st.Channel, st.Named = f["channel"], f["sla_policy"]
 		if f["customer_id"] != "" {
 			st.Level, _ = r.rdb.HGet(ctx, r.k.customer(f["customer_id"]), "level").Result()
 		}
 	}
 	now := ms(r.now())
-	fold := slaFolder{st: &st, policy: r.slaPolicy(st.Channel, st.Level)}
+	fold := slaFolder{st: &st, policy: r.slaPolicy(st.Channel, st.Level, st.Named)}
 	outcomes, next := fold.fold(events, now)
 
 	state, _ := json.Marshal(st)
@@ -253,7 +255,7 @@ func (r *Router) trySyncSLA(ctx context.Context, id string) (bool, error) {
 	for i, o := range outcomes {
 		pending = append(pending, slaNotice{id: v[i+1].(string), at: o.At, value: o.historyValue()})
 	}
-	if err := r.scheduleSLA(ctx, id, &st, next, due); err != nil {
+	if err := r.scheduleSLA(ctx, id, &st, next, due, outcomes); err != nil {
 		return true, err
 	}
 	if len(pending) > 0 {
@@ -269,8 +271,11 @@ func (r *Router) resetSLA(ctx context.Context, id string) error {
 }
 
 // scheduleSLA sets the next wake-up and the lists' due index.
-func (r *Router) scheduleSLA(ctx context.Context, id string, st *slaState, next int64, due string) error {
+func (r *Router) scheduleSLA(ctx context.Context, id string, st *slaState, next int64, due string, outcomes []slaOutcome) error {
 	p := r.rdb.Pipeline()
+	for _, o := range outcomes {
+		r.queueActivity(ctx, p, id, time.UnixMilli(o.At))
+	}
 	if next > 0 {
 		r.queueSLAWake(ctx, p, id, time.UnixMilli(next))
 	}
@@ -327,12 +332,21 @@ func slaFlag(st *slaState) string {
 }
 
 // slaPolicy returns the policy lookup for a ticket of channel and
-// customer level: by priority and team, with the calendar that counts
-// its business time.
-func (r *Router) slaPolicy(channel, level string) func(prio, team string) (*tickets.SLAPolicy, businessTime) {
+// customer level: the policy named by a routing rule (named), else the
+// first that matches its priority and team; with the calendar that
+// counts its business time.
+func (r *Router) slaPolicy(channel, level, named string) func(prio, team string) (*tickets.SLAPolicy, businessTime) {
 	return func(prio, team string) (*tickets.SLAPolicy, businessTime) {
-		p := tickets.MatchSLA(r.cfg.SLA, tickets.SLAFacts{Priority: tickets.Priority(prio), Level: level,
-			Channel: channel, Team: team})
+		var p *tickets.SLAPolicy
+		for i := range r.cfg.SLA {
+			if named != "" && r.cfg.SLA[i].Name == named {
+				p = &r.cfg.SLA[i]
+			}
+		}
+		if p == nil {
+			p = tickets.MatchSLA(r.cfg.SLA, tickets.SLAFacts{Priority: tickets.Priority(prio), Level: level,
+				Channel: channel, Team: team})
+		}
 		if p == nil {
 			return nil, (*tickets.Calendar)(nil)
 		}

@@ -66,6 +66,8 @@ type slaState struct {
 	// facts policies match on.
 	Channel string `json:"ch,omitempty"`
 	Level   string `json:"lv,omitempty"`
+	// Named is the policy a routing rule chose for the ticket, if any.
+	Named string `json:"nm,omitempty"`
 	// Replied records an agent reply in this ticket.
 	Replied bool                         `json:"r,omitempty"`
 	Clocks  map[tickets.Target]*slaClock `json:"c"`

@@ -18,7 +18,7 @@ func (r *Router) slaStatus(c Conversation, now time.Time) *tickets.SLAStatus {
 	if err := json.Unmarshal([]byte(raw), &st); err != nil || st.Policy == "" {
 		return nil
 	}
-	pol, _ := r.slaPolicy(st.Channel, st.Level)(st.Priority, st.Team)
+	pol, _ := r.slaPolicy(st.Channel, st.Level, st.Named)(st.Priority, st.Team)
 	out := &tickets.SLAStatus{Policy: st.Policy, Flag: c.fields["sla_flag"], Targets: []tickets.TargetStatus{}}
 	at := func(v int64) *time.Time {
 		if v <= 0 {

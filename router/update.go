@@ -161,6 +161,15 @@ func (r *Router) setStatus(ctx context.Context, actor session.Agent, id string, 
 		return err
 	}
 	conv := c.conv
+	if to == tickets.Resolved && c.prevStatus != string(tickets.Resolved) && r.surveysOn() {
+		// The survey goes out from the dispatch stream, so a crash here
+		// loses it not (askSurvey is idempotent).
+		err := r.rdb.XAdd(ctx, &redis.XAddArgs{Stream: r.k.dispatch(), MaxLen: 100000, Approx: true,
+			Values: []any{"conv", id, "kind", "survey"}}).Err()
+		if err != nil {
+			return fmt.Errorf("router: queue survey: %w", err)
+		}
+	}
 	switch {
 	case !to.Active():
 		if err := r.release(ctx, id); err != nil {

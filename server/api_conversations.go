@@ -9,7 +9,7 @@ import (
 
 func (s *Server) listConversations(c *fiber.Ctx) error {
 	f := router.Filter{View: c.Query("view"), Status: c.Query("status"), Assignee: c.Query("assignee"),
-		Channel: c.Query("channel")}
+		Channel: c.Query("channel"), Sort: c.Query("sort")}
 	var err error
 	if f.Limit, err = queryLimit(c, 0, 200); err != nil {
 		return err
@@ -129,15 +129,16 @@ func (s *Server) getCustomer(c *fiber.Ctx) error {
 
 func (s *Server) patchCustomer(c *fiber.Ctx) error {
 	var in struct {
-		Name   *string `json:"name"`
-		Level  *string `json:"level"`
-		Region *string `json:"region"`
+		Name   *string   `json:"name"`
+		Level  *string   `json:"level"`
+		Region *string   `json:"region"`
+		Tags   *[]string `json:"tags"`
 	}
 	if err := decode(c, &in); err != nil {
 		return err
 	}
 	cust, err := s.Router.UpdateCustomer(c.UserContext(), c.Params("id"),
-		router.CustomerPatch{Name: in.Name, Level: in.Level, Region: in.Region})
+		router.CustomerPatch{Name: in.Name, Level: in.Level, Region: in.Region, Tags: in.Tags})
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"switchboard/connectors"
-	"switchboard/connectors/qr"
 )
 
 // largeBodyCheck bounds a connector's check of a request that asks for a
@@ -62,7 +61,7 @@ func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfi
 		if !ok {
 			if first {
 				s.log.Warn("large request bodies: the server is reading as many as it may at once; until one ends, "+
-					"requests keep the body limit", "max", s.large.max, "path", qr.RedactPath(r.Path))
+					"requests keep the body limit", "max", s.large.max, "path", logPath(r.Path))
 			}
 			break
 		}

@@ -9,7 +9,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"switchboard/connectors"
-	"switchboard/connectors/qr"
 	"switchboard/router"
 	"switchboard/session"
 )
@@ -93,7 +92,7 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 		status, msg := classify(err)
 		if status >= 500 {
 			// A tracking page's path holds its key: logged as a hash.
-			log.Error("request failed", "method", c.Method(), "path", qr.RedactPath(c.Path()), "err", err)
+			log.Error("request failed", "method", c.Method(), "path", logPath(c.Path()), "err", err)
 		}
 		var body apiError
 		body.Error.Code = codeOf(err)

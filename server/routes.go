@@ -10,7 +10,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"switchboard/connectors"
-	"switchboard/connectors/qr"
 )
 
 // routes is the whole URL table.
@@ -58,15 +57,18 @@ func (s *Server) routes() {
 	s.callRoutes(auth)
 	s.customerMergeRoutes(auth)
 	s.qrRoutes(auth)
+	s.kbRoutes(auth)
+	s.kpiRoutes(auth)
 	api.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 
 	s.inboxRoutes()
+	s.surveyRoutes()
 }
 
 func (s *Server) recoverPanics(c *fiber.Ctx) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			s.log.Error("handler panicked", "path", qr.RedactPath(c.Path()), "panic", r)
+			s.log.Error("handler panicked", "path", logPath(c.Path()), "panic", r)
 			err = fiber.ErrInternalServerError
 		}
 	}()

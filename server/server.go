@@ -14,6 +14,8 @@ import (
 
 	"switchboard/connectors"
 	"switchboard/internal/blob"
+	"switchboard/kb"
+	"switchboard/kpi"
 	"switchboard/router"
 	"switchboard/session"
 )
@@ -40,6 +42,9 @@ type Options struct {
 	// either is empty, the peer's own address is the client's.
 	ProxyHeader    string
 	TrustedProxies []string
+	// Location is the configured time zone (`timezone`): dates in KPI
+	// queries and the KPIs' hours are read there; UTC when nil.
+	Location *time.Location
 }
 
 // Deps are what the handlers use.
@@ -55,6 +60,12 @@ type Deps struct {
 	Log       *slog.Logger
 	// Blobs are the files that came with messages; nil serves none.
 	Blobs *blob.Store
+	// KB is the knowledge base (articles, canned replies); nil answers
+	// 404 at /api/v1/kb.
+	KB *kb.Store
+	// KPIs is the ticket event log the KPI report is computed from; nil
+	// answers 503 at /api/v1/kpis.
+	KPIs kpi.Source
 }
 
 // Server is the HTTP server.

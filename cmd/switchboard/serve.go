@@ -18,6 +18,8 @@ import (
 	"switchboard/connectors/all"
 	"switchboard/internal/blob"
 	"switchboard/internal/rdb"
+	"switchboard/kb"
+	"switchboard/kpi"
 	"switchboard/router"
 	"switchboard/server"
 	"switchboard/session"
@@ -50,12 +52,21 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	presences := session.NewPresences(conn, cfg.RedisPrefix)
 	events := session.NewEvents(conn, cfg.RedisPrefix, log)
 
+	// The knowledge base: Redis holds it; this replica searches its own
+	// in-memory index of it, built here and kept in step by kbStore.Run.
+	kbStore, err := kb.New(ctx, conn, cfg.RedisPrefix, log)
+	if err != nil {
+		return fmt.Errorf("knowledge base: %w", err)
+	}
+	kbStore.SetBot(cfg.Bot) // the FAQ bot's thresholds decide its answers' confidence
 	reg := connectors.NewRegistry()
 	all.Register(reg)
 	metrics := router.NewMetrics()
 	rt, err := router.New(router.Config{Prefix: cfg.RedisPrefix, Teams: cfg.Teams, Rules: cfg.RoutingRules,
-		SLA: cfg.SLAPolicies, Calendars: cfg.BusinessCalendars, Location: cfg.Location, DefaultRegion: cfg.DefaultRegion},
-		router.Deps{Redis: conn, Registry: reg, Directory: dir, Presences: presences, Events: events, Metrics: metrics, Log: log})
+		SLA: cfg.SLAPolicies, Calendars: cfg.BusinessCalendars, Surveys: cfg.Surveys, PublicURL: cfg.PublicURL,
+		Bot: cfg.Bot, Location: cfg.Location, DefaultRegion: cfg.DefaultRegion},
+		router.Deps{Redis: conn, Registry: reg, Directory: dir, Presences: presences, Events: events, Metrics: metrics,
+			Log: log, FAQ: kbStore})
 	if err != nil {
 		return err
 	}
@@ -81,15 +92,15 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	}
 
 	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), rt.Collector(),
-		rt.CallCollector())
+		rt.CallCollector(), kpi.NewCollector(rt.KPIEvents(), kpi.CollectorOptions{Location: cfg.Location, Log: log}))
 	if err := metrics.Register(promReg); err != nil {
 		return err
 	}
 	sockets := &session.Sockets{Events: events, Presences: presences, Log: log, LiveChannel: rt.LiveChannel}
 	srv := server.New(server.Options{Listen: cfg.Listen, PublicURL: cfg.PublicURL, BodyLimit: cfg.BodyLimit,
-		ProxyHeader: cfg.Proxy.Header, TrustedProxies: cfg.Proxy.Trusted},
+		ProxyHeader: cfg.Proxy.Header, TrustedProxies: cfg.Proxy.Trusted, Location: cfg.Location},
 		server.Deps{Router: rt, Auth: session.NewAuth(dir), Directory: dir, Presences: presences, Sockets: sockets,
-			Registry: reg, Redis: conn, Metrics: promReg, Log: log, Blobs: blobs})
+			Registry: reg, Redis: conn, Metrics: promReg, Log: log, Blobs: blobs, KB: kbStore, KPIs: rt.KPIEvents()})
 
 	// Background work stops only after the server has finished the
 	// requests in flight, so nothing is left half-written.
@@ -98,6 +109,7 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	g, gctx := errgroup.WithContext(bg)
 	g.Go(func() error { return rt.Run(gctx) })
 	g.Go(func() error { return events.Run(gctx) })
+	g.Go(func() error { return kbStore.Run(gctx) })
 	for _, c := range reg.All() {
 		if r, ok := c.(connectors.Runner); ok {
 			g.Go(func() error { return r.Run(gctx) })

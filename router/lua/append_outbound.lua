@@ -7,6 +7,9 @@
 -- ARGV[10] reply window (ms) after the customer's last message; 0 or absent when the channel has none
 -- ARGV[11] kind (text, or image for pictures without text; absent = text)
 -- ARGV[12] attachments JSON, stored as the entry's att field like inbound ones; "" or absent for none
+-- ARGV[13] "1" for an automatic message (a survey, the bot's answer): it is not a response,
+--   so it neither opens the ticket nor counts as the first or last reply; absent = "0"
+-- ARGV[14] fields JSON (the entry's f field), "" or absent for none
 -- Returns {code, message id, stream id}
 --   code 1 added, 0 repeated idempotency key (the earlier message's id), -1 no such conversation,
 --   -2 conversation closed (replies refused),
@@ -31,8 +34,12 @@ if not kind or kind == '' then kind = 'text' end
 local entry = {'id', ARGV[1], 'dir', ARGV[2], 'kind', kind,
   'text', ARGV[3], 'at', ARGV[6], 'author', ARGV[4], 'aname', ARGV[5]}
 if ARGV[12] and ARGV[12] ~= '' then table.insert(entry, 'att'); table.insert(entry, ARGV[12]) end
+if ARGV[14] and ARGV[14] ~= '' then table.insert(entry, 'f'); table.insert(entry, ARGV[14]) end
 local sid = redis.call('XADD', KEYS[2], '*', unpack(entry))
-if ARGV[2] == 'out' then
+if ARGV[2] == 'out' and ARGV[13] == '1' then
+  redis.call('HSET', KEYS[3], ARGV[1], 'queued', ARGV[1] .. ':at', ARGV[6])
+  redis.call('HSET', KEYS[1], 'last_message_at', ARGV[6], 'preview', ARGV[8])
+elseif ARGV[2] == 'out' then
   redis.call('HSET', KEYS[3], ARGV[1], 'queued', ARGV[1] .. ':at', ARGV[6])
   redis.call('HSET', KEYS[1], 'last_message_at', ARGV[6], 'last_out_at', ARGV[6], 'preview', ARGV[8])
   if redis.call('HSETNX', KEYS[1], 'first_response_at', ARGV[6]) == 1 and st == 'new' then

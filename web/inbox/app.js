@@ -2059,6 +2059,7 @@
     document.querySelector(".panes").hidden = open;
     document.body.dataset.view = open ? "quarantine" : "inbox";
     if (open) renderQuarantine();
+    if (globalThis.SwitchboardDashboard) globalThis.SwitchboardDashboard.render(); // dashboard.js
   }
 
   async function loadQuarantine(reset) {
@@ -2355,6 +2356,7 @@
     if (!ev || typeof ev !== "object") return;
     if ((ev.stream === "agent" || ev.stream === "inbox") && ev.id) S.lastIds[ev.stream] = String(ev.id);
     const d = ev.data || {};
+    if (globalThis.SwitchboardDashboard) globalThis.SwitchboardDashboard.event(ev.type, d);
     switch (ev.type) {
       case "hello":
         if (d.agent) S.me = d.agent;
@@ -2646,7 +2648,8 @@
   }
 
   // The screen-pop of calls (calls.js) works through these.
-  globalThis.SwitchboardInbox = { api, t, errorText, agentName, openConversation, current: () => S.open, findCustomer };
+  globalThis.SwitchboardInbox = { api, t, errorText, agentName, openConversation, current: () => S.open, findCustomer,
+    me: () => S.me, token: () => S.token }; // me and token: dashboard.js
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", boot);
   else boot();
 })();
