@@ -1,5 +1,7 @@
 package connectors
 
+import "time"
+
 // Survey kinds.
 const (
 	SurveyCSAT = "csat" // satisfaction, 1–5
@@ -26,6 +28,8 @@ type Survey struct {
 	Lang string
 	// Question is the question alone, without the instructions Text adds.
 	Question string
+	// Until is when answers stop being taken.
+	Until time.Time
 }
 
 // KindSurvey is an outbound satisfaction survey (Outbound.Survey is set).

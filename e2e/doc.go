@@ -6,9 +6,10 @@
 // loopback ports against one redis-server of the test's own
 // (internal/redistest). They talk to the processes only through their
 // public surfaces: the agent HTTP API and socket, the web-chat HTTP API and
-// socket, the WeChat callback routes, the SMTP listener, the CTI webhook, and, in
-// the browser tests, headless Chromium driving the customer
-// widget and the agent inbox.
+// socket, the WeChat callback routes, the SMTP listener, the CTI webhook, the
+// QR and survey pages, and, in the browser tests, headless Chromium driving
+// the customer widget and pages and the agent inbox. (The dashboard test is
+// the exception, below.)
 //
 //	multiprocess_test.go  two replicas on one Redis: a customer on one, an
 //	                      agent on the other; socket resume after a drop;
@@ -41,6 +42,35 @@
 //	browser_qr_test.go    the QR form on a phone-sized screen without
 //	                      JavaScript, the report in the inbox, the reply on
 //	                      the tracking page
+//	browser_kb_test.go    the knowledge base in Chromium: a supervisor
+//	                      writes an article (hostile HTML in its Markdown
+//	                      shown as text) and a canned reply; an agent finds
+//	                      the article by a Chinese question, sees it
+//	                      suggested for a conversation, inserts it, and
+//	                      inserts the canned reply by its "/" shortcut,
+//	                      rendered for the customer and the ticket
+//	browser_dashboard_test.go the supervisors' KPI dashboard in Chromium: none
+//	                      for an agent (page or API); tiles, canvas charts,
+//	                      legend and tables for the last 7 days; Chinese
+//	                      labels; new figures after a socket event. It runs
+//	                      a gateway built in the test process (server.Deps
+//	                      with a fake kpi.Source) on its own redis-server,
+//	                      not the binary
+//	browser_sla_test.go   SLA in the inbox in Chromium: lists sorted by due
+//	                      time with countdown badges, the ticket's
+//	                      first-response line, rows turning amber at the
+//	                      warning and red at the breach, the supervisor's
+//	                      notice; the FAQ bot answering and handing over,
+//	                      then the CSAT survey, score and comment in the
+//	                      agent's thread and the ticket
+//	browser_survey_test.go the survey in the widget on a phone-sized screen
+//	                      (star buttons, a tap records the score without
+//	                      reopening, kept after a reload); the survey page
+//	                      in Chinese and English under its strict CSP
+//	survey_test.go        surveys through WeChat (a full-width "５" typed),
+//	                      e-mail (one-click score links, a forged token
+//	                      404, a comment on the page) and the QR tracking
+//	                      page
 //
 // Run them with `go test ./e2e/`; `-short` skips the whole package. They
 // need redis-server (and /usr/bin/chromium for the browser tests): locally a

@@ -162,6 +162,14 @@ func startClusterWith(t *testing.T, n int, channels string) *cluster {
 	return c
 }
 
+// startClusterConfig is startClusterWith with top-level YAML added to each
+// replica's configuration (sla_policies:, surveys:, bot:, …, each key at
+// the start of a line): it follows the channels' entries.
+func startClusterConfig(t *testing.T, n int, channels, extra string) *cluster {
+	t.Helper()
+	return startClusterWith(t, n, channels+extra)
+}
+
 func (c *cluster) start(name, addr string, origins []string) *replica {
 	t := c.t
 	t.Helper()

@@ -97,10 +97,17 @@ func (r *Router) botTurn(ctx context.Context, conv Conversation, kind string, v 
 		return false, err
 	}
 	switch d.Action {
-	case kb.ActionAnswer:
-		return true, r.botStep(ctx, conv.ID, "answered")
-	case kb.ActionNoAnswer:
-		return true, r.botStep(ctx, conv.ID, "no_answer")
+	case kb.ActionAnswer, kb.ActionNoAnswer:
+		// The bot keeps it: it waits for no agent (the unassigned list and
+		// the repair tick are for conversations that do).
+		if err := r.rdb.ZRem(ctx, r.k.indexUnassigned(), conv.ID).Err(); err != nil {
+			return false, fmt.Errorf("router: bot: %w", err)
+		}
+		step := "answered"
+		if d.Action == kb.ActionNoAnswer {
+			step = "no_answer"
+		}
+		return true, r.botStep(ctx, conv.ID, step)
 	}
 	if err := r.botStep(ctx, conv.ID, "handoff"); err != nil {
 		return false, err

@@ -220,9 +220,20 @@ func (r *Router) numberCallTicket(ctx context.Context, convID string, c Call) (C
 	}
 	// As dispatch decides it (route), so that whichever numbers it first,
 	// the team is the same: the rules, else the call's team.
+	tags, err := r.rdb.SMembers(ctx, r.k.customerTags(conv.CustomerID)).Result()
+	if err != nil {
+		return Conversation{}, fmt.Errorf("router: customer tags: %w", err)
+	}
+	region := asString(cust[1])
+	if region == "" && conv.identity.Type == "phone" {
+		region = RegionOfPhone(conv.identity.Value)
+	}
 	route, matched := r.rules.Route(Facts{Channel: string(connectors.CTI), Account: c.Source, Text: conv.Preview,
-		Level: asString(cust[0]), Region: asString(cust[1]), At: r.now()})
+		Level: asString(cust[0]), Region: region, Tags: tags, At: r.now()})
 	route = r.withTeamHint(route, r.rules.teamRule(matched), c.Team)
+	if err := r.ruleActions(ctx, conv, route); err != nil {
+		return Conversation{}, err
+	}
 	if route.Team == "" {
 		route.Team = r.rules.def.Team
 	}

@@ -372,7 +372,8 @@ func (r *Router) repairTick(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if !conv.Status.Active() || conv.Assignee != "" {
+		if !conv.Status.Active() || conv.Assignee != "" || conv.fields["bot"] == "active" {
+			// Not waiting for an agent: the FAQ bot has it, or people do.
 			r.rdb.ZRem(ctx, r.k.indexUnassigned(), id)
 			continue
 		}

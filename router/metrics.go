@@ -12,6 +12,7 @@ type Metrics struct {
 	failures     *prometheus.CounterVec
 	slaWarnings  *prometheus.CounterVec
 	slaBreaches  *prometheus.CounterVec
+	surveys      *prometheus.CounterVec
 }
 
 // NewMetrics creates the instruments; Register adds them to a registry.
@@ -34,12 +35,14 @@ func NewMetrics() *Metrics {
 			Help: "SLA warnings told, by target (first_response, next_response, resolution)."}, []string{"target"}),
 		slaBreaches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_sla_breaches_total",
 			Help: "SLA breaches told, by target (first_response, next_response, resolution)."}, []string{"target"}),
+		surveys: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_survey_responses_total",
+			Help: "Survey scores recorded, by kind (csat, nps) and how they came (typed, page)."}, []string{"kind", "via"}),
 	}
 }
 
 // Register adds the instruments to reg.
 func (m *Metrics) Register(reg prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.ingested, m.duplicates, m.dispatched, m.dispatchTime, m.sent, m.failures, m.slaWarnings, m.slaBreaches} {
+	for _, c := range []prometheus.Collector{m.ingested, m.duplicates, m.dispatched, m.dispatchTime, m.sent, m.failures, m.slaWarnings, m.slaBreaches, m.surveys} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

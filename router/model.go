@@ -177,6 +177,12 @@ func messageFrom(convID, cursor string, v map[string]any) Message {
 	if f := str("f"); f != "" {
 		_ = json.Unmarshal([]byte(f), &m.Fields)
 	}
+	if sv := str("sv"); sv != "" { // the customer answered a survey (append_inbound.lua)
+		if m.Fields == nil {
+			m.Fields = map[string]string{}
+		}
+		m.Fields["survey_answer"] = map[string]string{"1": "score", "2": "comment"}[sv]
+	}
 	return m
 }
 

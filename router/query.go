@@ -465,5 +465,8 @@ func (r *Router) UpdateCustomer(ctx context.Context, id string, p CustomerPatch)
 			return Customer{}, fmt.Errorf("router: update customer: %w", err)
 		}
 	}
+	if p.Name != nil {
+		r.renameConversations(ctx, id) // the lists, thread headers and SLA events name them so
+	}
 	return r.Customer(ctx, id)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"switchboard/connectors"
 	"switchboard/kb"
 )
 
@@ -30,8 +31,8 @@ func (r *Router) ruleActions(ctx context.Context, conv Conversation, route Route
 	if _, err := p.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("router: rule actions: %w", err)
 	}
-	if route.AutoReply == nil {
-		return nil
+	if route.AutoReply == nil || conv.Channel == connectors.CTI {
+		return nil // a call has no text to carry a reply
 	}
 	text := route.AutoReply.In(kb.DetectLang(conv.fields["subject"]))
 	if text == "" {

@@ -74,7 +74,7 @@ type slaRead struct {
 }
 
 var slaFieldNames = []string{"number", "status", "priority", "team", "channel", "customer_id",
-	"created_at", "sla", "sla_h", "sla_m", "sla_n", "assignee", "bot", "sla_policy"}
+	"created_at", "sla", "sla_h", "sla_m", "sla_n", "assignee", "bot", "sla_policy", "sla_due", "sla_flag"}
 
 func (r *Router) readSLA(ctx context.Context, id string) (slaRead, error) {
 	v, err := slaReadLua.Run(ctx, r.rdb, []string{r.k.conv(id), r.k.convHistory(id), r.k.convMessages(id)}, slaReadMax).Slice()
@@ -260,6 +260,15 @@ func (r *Router) trySyncSLA(ctx context.Context, id string) (bool, error) {
 	}
 	if len(pending) > 0 {
 		return true, r.tellSLA(ctx, id, fold.pol, pending)
+	}
+	if due != f["sla_due"] || flag != f["sla_flag"] {
+		// A new due time (the clocks started, resumed, or changed policy):
+		// the lists show it.
+		conv, err := r.load(ctx, id)
+		if err != nil {
+			return true, err
+		}
+		r.reindex(ctx, change{conv: conv, prevStatus: string(conv.Status), prevAssignee: conv.Assignee, changed: []string{"sla"}})
 	}
 	return true, nil
 }

@@ -35,8 +35,8 @@ type SurveyConfig struct {
 	// Kind is what resolved tickets are asked: csat (default) or nps.
 	Kind string `yaml:"kind"`
 	// Channels overrides Enabled and Kind per channel (webchat, wechat_oa,
-	// wechat_mp, email, qr, cti). The phone (cti) has no text to answer in
-	// and is off unless enabled here.
+	// wechat_mp, email, qr). The phone (cti) is never surveyed: a call has
+	// no text to carry one.
 	Channels map[string]SurveyChannel `yaml:"channels"`
 	// NPSEvery, when set, asks a customer the NPS question instead of the
 	// channel's CSAT when they were not asked it within this period (a
@@ -108,6 +108,9 @@ func (c *SurveyConfig) Validate() error {
 	kind("kind", c.Kind)
 	for ch, sc := range c.Channels {
 		kind("channels."+ch+".kind", sc.Kind)
+		if ch == string(connectors.CTI) && sc.Enabled != nil && *sc.Enabled {
+			errs = append(errs, fmt.Errorf("surveys.channels.cti.enabled: the phone cannot carry a survey"))
+		}
 	}
 	switch c.Language {
 	case "", "auto", "zh", "en":
@@ -141,7 +144,7 @@ func (c *SurveyConfig) commentWindow() time.Duration {
 
 // forChannel says whether channel ch is surveyed, and with what.
 func (c *SurveyConfig) forChannel(ch connectors.Channel) (bool, string) {
-	on, kind := c.Enabled && ch != "cti", c.Kind
+	on, kind := c.Enabled, c.Kind
 	if sc, ok := c.Channels[string(ch)]; ok {
 		if sc.Enabled != nil {
 			on = *sc.Enabled
@@ -152,6 +155,9 @@ func (c *SurveyConfig) forChannel(ch connectors.Channel) (bool, string) {
 	}
 	if kind == "" {
 		kind = connectors.SurveyCSAT
+	}
+	if ch == connectors.CTI {
+		on = false // a call has no text to carry a survey
 	}
 	return on, kind
 }
@@ -254,13 +260,15 @@ func (r *Router) askSurvey(ctx context.Context, id string) error {
 		}
 	}
 	if code == 0 {
-		// Asked before: resend only the same survey's message, if it
-		// never left (the key makes that so), with its own kind.
+		// Asked before. A retry of this ask (a crash after the script)
+		// resends the same survey's message if it never left, which the
+		// key ensures; a later resolve of the same episode asks nothing.
 		conv, err = r.load(ctx, id)
 		if err != nil {
 			return err
 		}
-		if conv.fields["sv_id"] != svID {
+		at, _ := strconv.ParseInt(conv.fields["sv_at"], 10, 64)
+		if conv.fields["sv_id"] != svID || now.Sub(time.UnixMilli(at)) > surveyRetryWindow {
 			return nil
 		}
 		kind = conv.fields["sv_kind"]
@@ -276,8 +284,12 @@ func (r *Router) askSurvey(ctx context.Context, id string) error {
 		q, how, lo, hi = t.NPS, t.NPSReply, 0, 10
 	}
 	token := surveyToken(secret, id, svID)
+	until, _ := strconv.ParseInt(conv.fields["sv_until"], 10, 64)
+	if until == 0 {
+		until = ms(now.Add(r.cfg.Surveys.window()))
+	}
 	sv := &connectors.Survey{Kind: kind, Min: lo, Max: hi, Token: token, Lang: lang, Question: q,
-		URL: strings.TrimRight(r.cfg.PublicURL, "/") + "/survey/" + token}
+		URL: strings.TrimRight(r.cfg.PublicURL, "/") + "/survey/" + token, Until: time.UnixMilli(until).UTC()}
 	_, err = r.sendAutomatic(ctx, conv, autoMessage{Author: "system", AuthorName: "Switchboard",
 		Kind: connectors.KindSurvey, Text: q + "\n" + how, Survey: sv, Key: "survey:" + svID,
 		Fields: map[string]string{"survey": kind, "survey_token": token, "survey_url": sv.URL}})
@@ -295,6 +307,9 @@ func (r *Router) surveyFollowUp(ctx context.Context, id string, what int64) {
 	if err != nil {
 		r.log.Warn("router: survey follow-up", "conversation", id, "err", err)
 		return
+	}
+	if what == 1 {
+		r.metrics.surveys.WithLabelValues(conv.fields["sv_kind"], "typed").Inc()
 	}
 	t := r.cfg.Surveys.texts(r.surveyLang(conv))
 	text, key := t.CommentPrompt, "survey-prompt:"+conv.fields["sv_id"]
@@ -384,6 +399,9 @@ func (r *Router) AnswerSurvey(ctx context.Context, token string, score *int, com
 		return SurveyView{}, false, fmt.Errorf("%w: the score is out of range", ErrInvalid)
 	}
 	recorded := v[0].(int64) == 1
+	if recorded && score != nil && v[3] == s {
+		r.metrics.surveys.WithLabelValues(v[2].(string), "page").Inc()
+	}
 	if recorded {
 		b := r.rdb.Pipeline()
 		r.queueActivity(ctx, b, id, r.now())
@@ -397,6 +415,12 @@ func (r *Router) AnswerSurvey(ctx context.Context, token string, score *int, com
 	}
 	return r.surveyView(conv, token), recorded, nil
 }
+
+// surveyRetryWindow is how long after a survey was started a repeated
+// ask may still send its message: a dispatch entry retried after a crash
+// comes back within minutes; the idempotency key behind the send lasts 24
+// hours.
+const surveyRetryWindow = time.Hour
 
 // maxSurveyComment bounds a comment, in bytes.
 const maxSurveyComment = 2000

@@ -61,8 +61,8 @@ func (s *Server) routes() {
 	s.kpiRoutes(auth)
 	api.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 
-	s.inboxRoutes()
 	s.surveyRoutes()
+	s.inboxRoutes() // last: it ends with the catch-all for unknown paths
 }
 
 func (s *Server) recoverPanics(c *fiber.Ctx) (err error) {

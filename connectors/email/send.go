@@ -182,7 +182,8 @@ func msgIDs(ids ...string) []string {
 
 // compose writes the reply as an RFC 5322 message with go-message: a
 // text/plain part alone, or with files multipart/mixed, the text first
-// and each file an attachment after it.
+// and each file an attachment after it. A survey is multipart/alternative
+// (survey.go), threaded as a reply, its title before the subject.
 func compose(box *Mailbox, m *connectors.Outbound, st threadState, msgID string, files []file, now time.Time) ([]byte, error) {
 	subject := mailparse.NormalizeSubject(st.Subject)
 	if subject == "" {
@@ -199,7 +200,13 @@ func compose(box *Mailbox, m *connectors.Outbound, st threadState, msgID string,
 	h.SetDate(now)
 	h.SetAddressList("From", []*mail.Address{{Name: oneLine(fromName), Address: box.Address}})
 	h.SetAddressList("To", []*mail.Address{{Address: m.To.Value}})
-	h.SetSubject(oneLine("Re: " + subject))
+	sv, isSurvey := surveyOf(m)
+	if isSurvey && len(files) == 0 {
+		h.SetSubject(oneLine(sv.subject(subject)))
+	} else {
+		h.SetSubject(oneLine("Re: " + subject))
+		isSurvey = false
+	}
 	h.SetMessageID(msgID)
 	if parent := msgIDs(st.MessageID); len(parent) > 0 {
 		h.SetMsgIDList("In-Reply-To", parent)
@@ -212,6 +219,9 @@ func compose(box *Mailbox, m *connectors.Outbound, st threadState, msgID string,
 		h.Set("X-Auto-Response-Suppress", "All")
 	}
 
+	if isSurvey {
+		return composeSurvey(h, sv)
+	}
 	text := strings.ReplaceAll(m.Text, "\r\n", "\n")
 	if box.quotes() && !m.Automatic && st.Latest.quotable(m.To.Value) {
 		text = withQuote(text, st.Latest, quoteLanguage(box, st))
@@ -259,6 +269,40 @@ func compose(box *Mailbox, m *connectors.Outbound, st threadState, msgID string,
 		}
 	}
 	if err := mw.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// composeSurvey writes a survey's text and HTML as multipart/alternative
+// under header h.
+func composeSurvey(h mail.Header, sv surveyMail) ([]byte, error) {
+	html, err := sv.html()
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	w, err := mail.CreateInlineWriter(&b, h)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range []struct{ mediaType, body string }{{"text/plain", sv.text()}, {"text/html", html}} {
+		body := []byte(strings.ReplaceAll(p.body, "\n", "\r\n"))
+		var ph mail.InlineHeader
+		ph.SetContentType(p.mediaType, map[string]string{"charset": "utf-8"})
+		ph.Set("Content-Transfer-Encoding", textEncoding(body))
+		pw, err := w.CreatePart(ph)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := pw.Write(body); err != nil {
+			return nil, err
+		}
+		if err := pw.Close(); err != nil {
+			return nil, err
+		}
+	}
+	if err := w.Close(); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil

@@ -91,6 +91,8 @@ var texts = map[string]text{
 		"notice_ticket": "工单号：%s",
 		"notice_open":   "请打开您的报修页面查看进度、回复客服：",
 		"notice_auto":   "这是一封自动发送的邮件。请在报修页面回复：直接回复此邮件会作为一封新邮件处理，不会加入您的报修。",
+		"survey_lead":   "点击分数即可评分：", "survey_score": "%d 分", "survey_sep": "：",
+		"survey_csat_low": "非常不满意", "survey_csat_high": "非常满意", "survey_nps_low": "完全不可能", "survey_nps_high": "非常可能",
 	},
 	"en": {
 		"lang_name": "English", "switch": "中文",
@@ -129,6 +131,8 @@ var texts = map[string]text{
 		"notice_ticket": "Ticket: %s",
 		"notice_open":   "To see its progress and to answer, open your report's page:",
 		"notice_auto":   "This mail was sent automatically. Please answer on your report's page: an answer to this mail reaches us as a new mail, not as part of your report.",
+		"survey_lead":   "Tap a score to rate:", "survey_score": "Score %d", "survey_sep": ": ",
+		"survey_csat_low": "Very dissatisfied", "survey_csat_high": "Very satisfied", "survey_nps_low": "Not at all likely", "survey_nps_high": "Extremely likely",
 	},
 }
 

@@ -12,7 +12,8 @@ import (
 
 // Send puts an agent's reply on the customer's tracking page, where the
 // page's script shows it within seconds and a reload shows it always. A
-// retried send of the same message appears once. Then, with
+// retried send of the same message appears once. A satisfaction survey
+// goes with its page, for the score links (survey.go). Then, with
 // notify_mailbox, a customer who left an e-mail address is told by mail
 // (notifyReply).
 func (c *Connector) Send(ctx context.Context, m *connectors.Outbound) (connectors.Receipt, error) {
@@ -22,7 +23,7 @@ func (c *Connector) Send(ctx context.Context, m *connectors.Outbound) (connector
 		return connectors.Receipt{}, connectors.Permanent("attachments_unsupported",
 			errors.New("qr: the tracking page shows text only; send text"))
 	}
-	if m.Kind != "" && m.Kind != connectors.KindText {
+	if m.Kind != "" && m.Kind != connectors.KindText && m.Kind != connectors.KindSurvey {
 		return connectors.Receipt{}, connectors.ErrUnsupported
 	}
 	tok, err := c.env.Redis.Get(ctx, c.convKey(m.ConversationID)).Result()
@@ -37,7 +38,8 @@ func (c *Connector) Send(ctx context.Context, m *connectors.Outbound) (connector
 	if at.IsZero() {
 		at = c.now()
 	}
-	id, err := c.publish(ctx, tok, threadEvent{MessageID: m.ID, Direction: "out", Text: m.Text, Author: m.Author, CreatedAt: at.UTC()})
+	id, err := c.publish(ctx, tok, threadEvent{MessageID: m.ID, Direction: "out", Text: m.Text, Author: m.Author, CreatedAt: at.UTC(),
+		Survey: surveyOf(m, at)})
 	if err != nil {
 		return connectors.Receipt{}, connectors.Temporary("redis", err)
 	}

@@ -97,6 +97,8 @@ type threadEvent struct {
 	Answers   []answer  `json:"answers,omitempty"`
 	Photos    int       `json:"photos,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
+	// Survey is set on a satisfaction survey (survey.go).
+	Survey *threadSurvey `json:"survey,omitempty"`
 }
 
 // publish puts an event on a tracking page's thread once: a retry with

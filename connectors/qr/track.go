@@ -35,6 +35,11 @@ type trackItem struct {
 	ISO        string        `json:"iso"`
 	Answers    []shownAnswer `json:"answers,omitempty"`
 	PhotosText string        `json:"photos_text,omitempty"`
+	// Survey is the score links of the latest reply, when it is a survey
+	// that takes answers (offerSurvey).
+	Survey *shownSurvey `json:"survey,omitempty"`
+
+	survey *threadSurvey // the reply's survey, open or not
 }
 
 type shownAnswer struct {
@@ -74,6 +79,7 @@ func (c *Connector) showTrack(ctx context.Context, lang, tok string, status int,
 		p.Items = append(p.Items, c.shown(lang, ev))
 		p.LastID = ev.ID
 	}
+	c.offerSurvey(lang, p.Items, st.Status)
 	return render(status, "track", p)
 }
 
@@ -108,6 +114,7 @@ func (c *Connector) shown(lang string, ev fanout.Event) trackItem {
 			it.Who += " · " + e.Author
 		}
 	}
+	it.survey = e.Survey
 	for _, a := range e.Answers {
 		it.Answers = append(it.Answers, shownAnswer{Label: a.Label.In(lang), Value: a.Value})
 	}
@@ -188,6 +195,10 @@ type eventsAnswer struct {
 	LastID string      `json:"last_id"`
 	Number string      `json:"number"`
 	Status string      `json:"status"`
+	// State is the status as a code (new, open, pending, resolved,
+	// closed): the script takes a survey's links away once it is no
+	// longer resolved.
+	State string `json:"state"`
 }
 
 // events serves GET /s/t/{token}/events?after=: the thread's entries
@@ -216,11 +227,12 @@ func (c *Connector) events(ctx context.Context, r *connectors.Request) (*connect
 		return nil, redact(err)
 	}
 	st := c.ticketState(ctx, t.Conversation)
-	out := eventsAnswer{Items: []trackItem{}, LastID: after, Number: st.Number, Status: statusText(lang, st.Status)}
+	out := eventsAnswer{Items: []trackItem{}, LastID: after, Number: st.Number, Status: statusText(lang, st.Status), State: st.Status}
 	for _, ev := range evs {
 		out.Items = append(out.Items, c.shown(lang, ev))
 		out.LastID = ev.ID
 	}
+	c.offerSurvey(lang, out.Items, st.Status)
 	b, _ := json.Marshal(out)
 	h := http.Header{}
 	h.Set("Cache-Control", "no-store")

@@ -22,6 +22,9 @@ type visitorEvent struct {
 	Text      string    `json:"text"`
 	Author    string    `json:"author,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
+	// Survey is set on a satisfaction survey: the widget shows its
+	// question with a button per score.
+	Survey *surveyEvent `json:"survey,omitempty"`
 }
 
 func eventOf(ev fanout.Event) visitorEvent {

@@ -5,12 +5,12 @@
 -- ARGV[1] most entries to return per stream
 -- Returns {fields, history, transcript, history tail, transcript tail}
 --   fields: HMGET of number status priority team channel customer_id
---           created_at sla sla_h sla_m sla_n assignee bot sla_policy
+--           created_at sla sla_h sla_m sla_n assignee bot sla_policy sla_due sla_flag
 --   history: {{id, at, field, from, to, actor}, ...} after sla_n (when set) or sla_h
 --   transcript: {{id, at, dir, author, kind, passive}, ...} after sla_m
 local f = redis.call('HMGET', KEYS[1], 'number', 'status', 'priority', 'team', 'channel', 'customer_id',
-  'created_at', 'sla', 'sla_h', 'sla_m', 'sla_n', 'assignee', 'bot', 'sla_policy')
-for i = 1, 14 do f[i] = f[i] or '' end
+  'created_at', 'sla', 'sla_h', 'sla_m', 'sla_n', 'assignee', 'bot', 'sla_policy', 'sla_due', 'sla_flag')
+for i = 1, 16 do f[i] = f[i] or '' end
 local max = tonumber(ARGV[1])
 local function after(key, cursor, pick)
   local start = '-'

@@ -60,6 +60,9 @@
     me: null, presence: null,
     view: store("session", "sb.view") || "all",
     channel: "", status: "", search: "",
+    // sort is "" (most recently active first) or "due" (running SLA
+    // clocks, the earliest due first).
+    sort: store("session", "sb.sort") === "due" ? "due" : "",
     convs: [], byId: new Map(), nextBefore: null, listLoading: false, listSeq: 0,
     cursor: null, openId: null, open: null,
     msgs: [], msgById: new Map(), msgEls: new Map(), threadSeq: 0, threadLoading: false,
@@ -155,13 +158,20 @@
     $("error-text").textContent = S.error ? errorText(S.error) : "";
   }
 
-  function showNotice(textFn, action) {
-    S.notice = { textFn, action };
+  // showNotice shows a line above the panes; action, if any, runs when it
+  // is clicked. kind (e.g. "sla.warning") marks what it is about.
+  function showNotice(textFn, action, kind) {
+    S.notice = { textFn, action, kind: kind || "" };
     renderNotice();
   }
   function renderNotice() {
-    $("notice").hidden = !S.notice;
-    $("notice-body").textContent = S.notice ? S.notice.textFn() : "";
+    const n = S.notice;
+    $("notice").hidden = !n;
+    $("notice").dataset.kind = n ? n.kind : "";
+    const body = $("notice-body");
+    body.textContent = n ? n.textFn() : "";
+    if (n && n.action) body.title = t("notice.open");
+    else body.removeAttribute("title");
   }
 
   // ---------- time
@@ -196,6 +206,12 @@
       el.textContent = rel(el.dataset.ts);
       el.title = full(el.dataset.ts);
     }
+    // The rows' SLA countdowns, from what the list already knows.
+    for (const slot of document.querySelectorAll("#conversation-list .ci-sla")) {
+      const c = S.byId.get(slot.dataset.id);
+      const b = c ? slaBadge(c) : null;
+      slot.replaceChildren(...(b ? [b] : []));
+    }
     const sla = $("ticket-sla");
     if (sla && S.ticket) {
       const nb = slaBox(S.ticket);
@@ -220,9 +236,10 @@
     const tm = S.teams.find((x) => x.id === id);
     return tm ? tm.name || id : id || "";
   }
-  // actorName names who made a change: an agent, or "system"/"customer".
+  // actorName names who made a change: an agent, or "system", "customer"
+  // or "bot" (the FAQ bot).
   function actorName(id) {
-    if (id === "system" || id === "customer") return t("actor." + id);
+    if (id === "system" || id === "customer" || id === "bot") return t("actor." + id);
     return agentName(id);
   }
   function msgBody(m) {
@@ -409,6 +426,8 @@
 
   // ---------- conversation list
   function matchesView(c) {
+    // Sorted by due time, the list holds the running clocks only.
+    if (S.sort === "due" && !c.sla_due) return false;
     if (S.channel && c.channel !== S.channel) return false;
     if (S.status && c.status !== S.status) return false;
     if (S.view === "mine") return !!S.me && c.assignee === S.me.id;
@@ -428,8 +447,11 @@
     const q = new URLSearchParams({ view: S.view });
     if (S.status) q.set("status", S.status);
     if (S.channel) q.set("channel", S.channel);
+    // By due time the list is one page, earliest due first.
+    const byDue = S.sort === "due";
+    if (byDue) q.set("sort", "due");
     q.set("limit", "50");
-    if (!reset && S.nextBefore) q.set("before", S.nextBefore);
+    if (!reset && S.nextBefore && !byDue) q.set("before", S.nextBefore);
     if (clear) { S.convs = []; S.byId = new Map(); S.nextBefore = null; }
     S.listLoading = true;
     renderList();
@@ -440,7 +462,7 @@
       for (const c of (r && Array.isArray(r.items) ? r.items : [])) {
         if (c && c.id && !S.byId.has(c.id)) { S.convs.push(c); S.byId.set(c.id, c); }
       }
-      S.nextBefore = (r && r.next_before) || null;
+      S.nextBefore = (!byDue && r && r.next_before) || null;
     } catch (e) {
       if (seq === S.listSeq) showError(e);
     } finally {
@@ -468,8 +490,25 @@
     h("div", { class: "ci-bottom" },
       c.ticket_id ? h("span", { class: "ci-ticket" }, "#" + c.ticket_id) : null,
       statusPill(c.status), pr,
+      h("span", { class: "ci-sla", data: { id: c.id } }, slaBadge(c)),
       h("span", { class: "ci-assignee" + (c.assignee ? "" : " none") },
         c.assignee ? agentName(c.assignee) : t("list.unassigned"))));
+  }
+
+  // slaBadge is a row's service-level mark: breached (red), warning
+  // (amber), or for a running clock due within the hour, the time left;
+  // null for none. Its title is the due time.
+  function slaBadge(c) {
+    const due = Date.parse(c.sla_due);
+    const title = isNaN(due) ? null : t("sla.dueAt", { time: full(c.sla_due) });
+    const mark = (state, text) => h("span", { class: "sla-badge sla-" + state, data: { sla: state }, title }, text);
+    if (c.sla_flag === "breached" || c.sla_flag === "warning") return mark(c.sla_flag, t("slaBadge." + c.sla_flag));
+    if (isNaN(due)) return null;
+    const left = due - Date.now();
+    if (left > 3600000) return null;
+    // Past due and not flagged yet: the breach is on its way.
+    if (left <= 0) return mark("overdue", t("slaBadge.breached"));
+    return mark("due", t("slaBadge.dueIn", { d: dur(left) }));
   }
 
   function renderList() {
@@ -481,9 +520,13 @@
       rows.push(h("li", { class: "list-empty" }, t(key)));
     }
     ul.replaceChildren(...rows);
+    ul.dataset.sort = S.sort || "recent";
     const more = $("load-more");
-    more.hidden = !S.nextBefore;
+    more.hidden = !S.nextBefore || S.sort === "due";
     more.disabled = S.listLoading;
+    const sd = $("sort-due");
+    sd.setAttribute("aria-pressed", S.sort === "due" ? "true" : "false");
+    sd.classList.toggle("on", S.sort === "due");
     for (const b of document.querySelectorAll(".tab")) {
       const on = b.dataset.view === S.view;
       b.classList.toggle("on", on);
@@ -498,6 +541,11 @@
     opts = opts || {};
     const prev = S.byId.get(c.id);
     const merged = Object.assign({}, prev || {}, c);
+    // A whole conversation (from the API or the socket; a partial update
+    // has no channel) leaves sla_due and sla_flag out when there are none.
+    if (c.channel !== undefined) {
+      for (const k of ["sla_due", "sla_flag"]) if (c[k] === undefined) delete merged[k];
+    }
     if (S.ticket) ticketSoon(c.id);
     patchCustomer(merged);
     if (S.open && S.open.id === c.id) {
@@ -511,7 +559,13 @@
       return;
     }
     if (opts.unread && c.id !== S.openId) S.unread.add(c.id);
-    if (idx >= 0) {
+    if (S.sort === "due") {
+      // Kept in due order: activity does not move a row.
+      const due = (x) => Date.parse(x.sla_due) || Infinity;
+      if (idx >= 0) S.convs.splice(idx, 1);
+      const pos = S.convs.findIndex((x) => due(x) > due(merged));
+      S.convs.splice(pos < 0 ? S.convs.length : pos, 0, merged);
+    } else if (idx >= 0) {
       S.convs[idx] = merged;
       if (opts.bump) { S.convs.splice(idx, 1); S.convs.unshift(merged); }
     } else {
@@ -679,17 +733,48 @@
         h("span", { class: "message-text" }, msgBody(m)), " · ", timeEl("message-time", m.created_at));
     }
     if (m.kind === "event") return eventEl(m);
+    if (cls === "message-out" && m.kind === "survey") return surveyEl(m);
+    // Messages no agent wrote: the FAQ bot's, and the system's automatic
+    // ones (a survey's follow-ups).
+    const bot = cls === "message-out" && m.author === "bot";
+    const auto = cls === "message-out" && m.author === "system";
     let who;
     if (cls === "message-in") who = m.author_name || (S.open && S.open.customer_name) || t("thread.customer");
     else who = m.author_name || agentName(m.author) || t("thread.agent");
     const kind = token(m.kind) || "text";
-    return h("div", { class: "message " + cls, data: { id: m.id, kind } },
+    const f = fieldsOf(m);
+    let tag = null;
+    if (bot) {
+      tag = h("span", { class: "bot-tag", title: m.author_name || null }, t("thread.bot"));
+    } else if (auto) {
+      tag = h("span", { class: "auto-tag" }, t("thread.auto"));
+    }
+    const extra = bot ? " message-bot" : auto ? " message-auto" : "";
+    const data = { id: m.id, kind };
+    if (bot) data.bot = token(f.bot) || "reply";
+    return h("div", { class: "message " + cls + extra, data },
       h("div", { class: "message-meta" },
         cls === "message-note" ? h("span", { class: "note-label" }, t("thread.note")) : null,
-        h("span", { class: "message-author" }, who),
+        tag,
+        bot ? null : h("span", { class: "message-author" }, who),
+        bot && f.bot && f.bot !== "answer" ? h("span", { class: "bot-action" }, tOr("thread.bot." + f.bot, f.bot)) : null,
         timeEl("message-time", m.created_at)),
       h("div", { class: "message-bubble kind-" + kind }, subjectEl(m), ...msgContent(m)),
       cls === "message-out" ? deliveryEl(m.delivery) : null);
+  }
+
+  // surveyEl: a satisfaction survey sent when the ticket resolved, a
+  // system-like box with its question (the customer's answers are
+  // ordinary messages; the ticket's history has the score).
+  function surveyEl(m) {
+    const kind = fieldsOf(m).survey === "nps" ? "nps" : "csat";
+    return h("div", { class: "message message-survey", data: { id: m.id, kind: "survey", survey: kind } },
+      h("div", { class: "survey-head" },
+        h("span", { class: "survey-label" }, t("survey.sent")),
+        h("span", { class: "survey-kind" }, kind.toUpperCase()),
+        timeEl("message-time", m.created_at)),
+      h("div", { class: "message-text survey-question" }, m.text || ""),
+      deliveryEl(m.delivery));
   }
 
   // ---------- message kinds
@@ -1604,11 +1689,55 @@
     return String(v);
   }
 
+  // histSpecial words the history entries of service levels, surveys and
+  // the FAQ bot (they say who by themselves); null for any other field.
+  function histSpecial(x) {
+    const to = String(x.to == null ? "" : x.to);
+    switch (x.field) {
+      case "sla": {
+        // warning:first_response:80, breached:resolution, met:…, stopped:…
+        const [what, target, pct] = to.split(":");
+        const label = slaTargetLabel(target);
+        if (what === "warning") return pct ? t("hist.slaWarningPct", { target: label, pct }) : t("hist.slaWarning", { target: label });
+        if (what === "breached" || what === "met" || what === "stopped") return t("hist.sla." + what, { target: label });
+        return t("hist.slaOther", { value: to });
+      }
+      case "csat":
+      case "nps":
+        return t("hist." + x.field, { score: to });
+      case "survey": {
+        const [what, kind] = to.split(":");
+        if (what === "asked") return t("hist.surveyAsked", { kind: String(kind || "csat").toUpperCase() });
+        return t("hist.surveyOther", { value: to });
+      }
+      case "survey_comment":
+        return t("hist.surveyComment", { text: to });
+      case "bot":
+        return tOr("hist.bot." + to, "") || t("hist.botOther", { value: to });
+      default:
+        return null;
+    }
+  }
+
+  // satisfaction is the ticket's latest survey score ("5 / 5 (CSAT)"),
+  // from its history; "" for none.
+  function satisfaction(tk) {
+    const hist = Array.isArray(tk.history) ? tk.history : [];
+    for (let i = hist.length - 1; i >= 0; i--) {
+      const x = hist[i];
+      if (x && (x.field === "csat" || x.field === "nps") && x.to != null && x.to !== "") {
+        return t("sat." + x.field, { score: String(x.to) });
+      }
+    }
+    return "";
+  }
+
   function renderTicket(tk) {
     const rows = [
       ["ticket.subject", tk.subject],
       ["ctl.status", statusLabel(tk.status)],
       ["ticket.priority", tOr("priority." + tk.priority, tk.priority)],
+      ["ticket.satisfaction", satisfaction(tk)],
       ["ticket.team", teamName(tk.team)],
       ["ticket.assignee", agentName(tk.assignee)],
       ["ticket.updated", full(tk.updated_at)],
@@ -1617,16 +1746,18 @@
       const actor = actorName(x.actor) || "—";
       if (x.field === "created") return t("ticket.created", { actor });
       if (x.field === "ticket") return t("ticket.numbered", { actor, number: x.to || "" });
+      const special = histSpecial(x);
+      if (special !== null) return special;
       return t("ticket.change", { actor, field: tOr("field." + x.field, x.field), from: histVal(x.field, x.from), to: histVal(x.field, x.to) });
     };
     const hist = (Array.isArray(tk.history) ? tk.history : []).slice(-8).reverse().map((x) =>
-      h("li", { class: "hist" }, timeEl("hist-time", x.at), " ", histLine(x)));
+      h("li", { class: "hist", data: { field: token(x.field) } }, timeEl("hist-time", x.at), " ", histLine(x)));
     return h("section", { class: "cp-ticket" },
       h("div", { class: "cp-ticket-head" },
         h("h3", null, t("ticket.title", { number: tk.number || tk.id })),
         h("button", { type: "button", class: "btn-link", id: "ticket-close" }, t("ticket.close"))),
       slaBox(tk),
-      h("dl", { class: "kv" }, ...rows.filter((r) => r[1]).flatMap((r) => [h("dt", null, t(r[0])), h("dd", null, String(r[1]))])),
+      h("dl", { class: "kv" }, ...rows.filter((r) => r[1]).flatMap((r) => [h("dt", null, t(r[0])), h("dd", { data: { key: r[0] } }, String(r[1]))])),
       hist.length ? h("h4", null, t("ticket.history")) : null,
       hist.length ? h("ul", { class: "cp-list" }, ...hist) : null);
   }
@@ -1642,8 +1773,9 @@
     return rh ? t("dur.dh", { d, h: rh }) : t("dur.d", { d });
   }
 
-  // slaLine is one SLA target of a ticket: met (when, and whether late),
-  // or due in / overdue by, relative to now.
+  // slaLine is one SLA target of a ticket without a policy view (only
+  // first_response_due and resolve_due): met (when, and whether late), or
+  // due in / overdue by, relative to now.
   function slaLine(kind, dueTs, doneTs, stopped) {
     const due = Date.parse(dueTs), done = Date.parse(doneTs);
     if (isNaN(due)) return null;
@@ -1665,10 +1797,57 @@
       // A resolved or closed ticket no longer runs against the clock.
       if (stopped) state = "stopped";
     }
-    return h("li", { class: "sla-line", data: { sla: kind, state }, title: t("sla.dueAt", { time: full(dueTs) }) }, text);
+    return h("li", { class: "sla-line", data: { sla: kind, state, level: state }, title: t("sla.dueAt", { time: full(dueTs) }) }, text);
   }
 
+  const slaTargetLabel = (target) => tOr("sla.target." + target, target);
+
+  // slaTargetLine is one target of a ticket's policy (tk.sla.targets[]):
+  // its clock's state, and how far it is from its due time. data-state is
+  // the API's state; data-level how it looks (running, soon, overdue, met,
+  // breached, paused, stopped).
+  function slaTargetLine(x) {
+    const due = Date.parse(x.due), at = Date.parse(x.at);
+    const secs = (n) => (Number(n) > 0 ? Number(n) * 1000 : 0);
+    let text, level = token(x.state), title = null;
+    switch (x.state) {
+      case "running": {
+        if (isNaN(due)) { text = t("sla.running"); break; }
+        title = t("sla.dueAt", { time: full(x.due) });
+        const left = due - Date.now();
+        if (left >= 0) {
+          text = t("sla.dueIn", { d: dur(left) });
+          if (left < 10 * 60000) level = "soon";
+        } else {
+          text = t("sla.overdueBy", { d: dur(left) });
+          level = "overdue";
+        }
+        break;
+      }
+      case "paused": text = t("sla.paused"); break;
+      case "met": text = secs(x.spare_seconds) ? t("sla.metSpare", { d: dur(secs(x.spare_seconds)) }) : t("sla.met"); break;
+      case "breached": text = secs(x.late_seconds) ? t("sla.breachedLate", { d: dur(secs(x.late_seconds)) }) : t("sla.breached"); break;
+      case "stopped": text = t("sla.stopped"); break;
+      default: text = String(x.state || "");
+    }
+    if (!title && !isNaN(at)) title = t("sla.at", { time: full(x.at) });
+    return h("li", { class: "sla-line", data: { target: token(x.target), state: token(x.state), level }, title },
+      h("span", { class: "sla-target" }, slaTargetLabel(x.target)), " ",
+      h("span", { class: "sla-state" }, text));
+  }
+
+  // slaBox is the ticket's service level: with a policy view (tk.sla),
+  // the policy and a line per target; else the due times the ticket has.
   function slaBox(tk) {
+    const sla = tk.sla && typeof tk.sla === "object" && Array.isArray(tk.sla.targets) ? tk.sla : null;
+    if (sla) {
+      const lines = sla.targets.filter((x) => x && typeof x === "object").map(slaTargetLine);
+      return h("div", { class: "sla sla-policy", id: "ticket-sla", data: { flag: token(sla.flag) || "none" } },
+        h("div", { class: "sla-head" },
+          h("span", { class: "sla-title" }, t("ticket.sla")),
+          h("span", { class: "sla-policy-name" }, sla.policy || "")),
+        lines.length ? h("ul", { class: "sla-lines", "aria-label": t("ticket.sla") }, ...lines) : null);
+    }
     const stopped = tk.status === "resolved" || tk.status === "closed";
     const lines = [
       slaLine("first", tk.first_response_due, tk.first_response_at, stopped),
@@ -2237,6 +2416,7 @@
     for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
     for (const el of document.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
     for (const el of document.querySelectorAll("[data-i18n-aria]")) el.setAttribute("aria-label", t(el.dataset.i18nAria));
+    for (const el of document.querySelectorAll("[data-i18n-title]")) el.title = t(el.dataset.i18nTitle);
     const other = lang === "zh" ? "en" : "zh";
     for (const id of ["lang-switch", "login-lang"]) {
       const b = $(id);
@@ -2416,16 +2596,29 @@
       case "call.updated": // the screen-pop lives in calls.js
         if (globalThis.SwitchboardCalls) globalThis.SwitchboardCalls.event(ev.type, d);
         break;
-      case "sla.warning": {
-        const cid = d.conversation_id || (d.conversation && d.conversation.id);
-        const c = cid && S.byId.get(cid);
-        const name = (c && c.customer_name) || (d.ticket_id ? "#" + d.ticket_id : cid || "");
-        showNotice(() => t("notice.sla", { name }), cid ? () => openConversation(cid) : null);
+      case "sla.warning":
+      case "sla.breached":
+        onSLA(ev.type, d);
         break;
-      }
       default:
         break;
     }
+  }
+
+  // onSLA tells of a ticket's SLA warning or breach (sent to its assignee
+  // and its team's supervisors): a notice that opens the conversation, and
+  // the mark on its row (the open ticket follows through upsertConv).
+  function onSLA(type, d) {
+    const cid = typeof d.conversation_id === "string" ? d.conversation_id : "";
+    const breached = type === "sla.breached";
+    const c = cid ? S.byId.get(cid) : null;
+    if (c) upsertConv({ id: cid, sla_flag: breached || c.sla_flag === "breached" ? "breached" : "warning" });
+    else if (S.ticket) ticketSoon(cid);
+    const ticket = d.ticket ? String(d.ticket) : cid;
+    const name = String(d.customer_name || (c && c.customer_name) || "");
+    const key = "notice.sla" + (breached ? "Breached" : "Warning") + (name ? "" : "NoName");
+    showNotice(() => t(key, { ticket, name, target: slaTargetLabel(d.target) }),
+      cid ? () => openConversation(cid) : null, type);
   }
 
   function bumpFromMessage(cid, m, unread) {
@@ -2565,6 +2758,11 @@
     }
     $("filter-search").addEventListener("input", (e) => { S.search = e.target.value; renderList(); });
     $("load-more").addEventListener("click", () => loadList(false, false));
+    $("sort-due").addEventListener("click", () => {
+      S.sort = S.sort === "due" ? "" : "due";
+      store("session", "sb.sort", S.sort || null);
+      loadList(true, true);
+    });
     $("conversation-list").addEventListener("click", (e) => {
       const li = e.target.closest(".conversation-item");
       if (li) openConversation(li.dataset.id);

@@ -39,7 +39,36 @@
     li.append(who, p("text", it.text));
     for (const a of it.answers || []) li.append(p("answer", a.label + ": " + a.value));
     if (it.photos_text) li.append(p("photos", it.photos_text));
+    if (it.survey) li.append(survey(it.survey));
     return li;
+  }
+
+  // A survey's score links, as the page renders them without script.
+  function survey(sv) {
+    const box = document.createElement("div");
+    box.className = "survey";
+    const scores = p("scores", "");
+    for (const l of sv.links || []) {
+      const a = document.createElement("a");
+      a.href = l.url;
+      a.rel = "nofollow";
+      a.setAttribute("aria-label", l.label);
+      a.textContent = String(l.score);
+      scores.append(a);
+    }
+    const ends = p("ends", "");
+    const low = document.createElement("span"), high = document.createElement("span");
+    low.textContent = sv.low;
+    high.textContent = sv.high;
+    ends.append(low, high);
+    box.append(p("survey-lead", sv.lead), scores, ends);
+    return box;
+  }
+
+  // Only the latest reply's survey, while the ticket is resolved, takes
+  // answers.
+  function dropSurveys() {
+    for (const el of thread.querySelectorAll(".survey")) el.remove();
   }
 
   async function poll() {
@@ -53,9 +82,11 @@
     }
     if (!res.ok) return;
     const data = await res.json();
+    if (data.state && data.state !== "resolved") dropSurveys();
     for (const it of data.items || []) {
       if (seen.has(it.id)) continue;
       seen.add(it.id);
+      if (it.direction === "out") dropSurveys();
       const li = item(it);
       localTimes(li);
       thread.append(li);

@@ -22,12 +22,16 @@
   var T = /^zh/i.test(lang) ? {
     title: "在线客服", ph: "输入消息…", send: "发送", connecting: "正在连接…", offline: "网络已断开，正在重试…",
     hello: "您好！请问有什么可以帮您？", err: "出错了，请稍后再试。", failed: "发送失败，点击重试", sending: "发送中…",
-    tooLong: "消息太长了，最多 4000 字。", rate: "发送太频繁，请稍候再试。", open: "打开在线客服", close: "关闭"
+    tooLong: "消息太长了，最多 4000 字。", rate: "发送太频繁，请稍候再试。", open: "打开在线客服", close: "关闭",
+    stars: function (n) { return n + " 星"; }, sep: "：", chosen: "您的评分：",
+    csat: ["非常不满意", "非常满意"], nps: ["完全不可能", "非常可能"]
   } : {
     title: "Chat with us", ph: "Type a message…", send: "Send", connecting: "Connecting…", offline: "Offline, retrying…",
     hello: "Hi! How can we help?", err: "Something went wrong. Please try again later.", failed: "Not sent. Tap to retry",
     sending: "Sending…", tooLong: "Too long: 4000 characters at most.", rate: "Too many messages. Please wait a moment.",
-    open: "Open chat", close: "Close"
+    open: "Open chat", close: "Close",
+    stars: function (n) { return n + (n === 1 ? " star" : " stars"); }, sep: ": ", chosen: "Your score: ",
+    csat: ["Very dissatisfied", "Very satisfied"], nps: ["Not at all likely", "Extremely likely"]
   };
   var color = opt("color");
   if (!/^#([0-9a-f]{3}){1,2}$/i.test(color)) color = "#1f6feb";
@@ -95,6 +99,15 @@
     ".sb-input:focus{border-color:var(--sb-c)}" +
     ".sb-send{" + BTN + "height:40px;padding:0 16px;border-radius:12px;background:var(--sb-c);color:var(--sb-on);font-weight:600}.sb-send:disabled{opacity:.4;cursor:default}" +
     ".sb-count{font-size:11px;color:#8c959f;text-align:right;padding:4px 14px 0}.sb-over{color:#cf222e}" +
+    ".sb-scores{display:flex;flex-wrap:wrap;gap:4px;margin-top:8px;white-space:normal}" +
+    ".sb-score{" + BTN + "min-width:40px;height:44px;padding:0 6px;border-radius:10px;border:1px solid #d0d7de;background:#f6f8fa;color:#1f2328;font-size:16px;font-weight:600}" +
+    ".sb-score:disabled{cursor:default}.sb-score:disabled:not(.sb-on){opacity:.5}" +
+    ".sb-scores:not(.sb-stars) .sb-on{background:var(--sb-c);color:var(--sb-on);border-color:var(--sb-c)}" +
+    ".sb-stars{gap:0}.sb-stars .sb-score{width:44px;padding:0;border-color:transparent;background:none;font-size:28px;line-height:1;color:#c4c9cf}" +
+    ".sb-stars .sb-on,.sb-stars:not(.sb-done):hover .sb-score,.sb-stars:not(.sb-done):focus-within .sb-score{color:#f5a623}" +
+    ".sb-stars:not(.sb-done) .sb-score:hover~.sb-score,.sb-stars:not(.sb-done) .sb-score:focus~.sb-score{color:#c4c9cf}" +
+    ".sb-ends{display:flex;justify-content:space-between;gap:8px;margin-top:4px;font-size:11px;color:#656d76;white-space:normal}" +
+    ".sb-chosen{margin-top:6px;font-size:12px;color:#656d76}" +
     "button:focus-visible{outline:3px solid #8ab4f8;outline-offset:2px}" +
     "@media (pointer:coarse){.sb-input{font-size:16px}}" + // 16px: no zoom-on-focus in iOS Safari
     "@media (max-width:479px){.sb-panel{top:0;left:0;right:0;bottom:0;width:auto;height:auto;max-height:none;border-radius:0}[data-open=true]~.sb-launcher{display:none}}" +
@@ -194,12 +207,63 @@
       if (pending[c].el.parentNode === list && pending[c].text === text) return settle(c, mid);
     }
     if (mid) seenMsg[mid] = 1;
-    var el = bubble(dir, text, dir === "out" && ev.author ? String(ev.author) : "", ev.created_at);
+    var sv = dir === "out" ? surveyOf(ev.survey) : null;
+    var el = bubble(dir, sv ? sv.question : text, dir === "out" && ev.author ? String(ev.author) : "", ev.created_at);
     if (mid) el.setAttribute("data-id", mid);
+    if (sv) askSurvey(el, sv); else if (dir === "in") answered(text);
     add(el, false);
     if (isOpen) sset(READ, lastId);
     else if (dir === "out" && live) { unread++; badge(); }
   }
+  // ---- satisfaction survey: a button per score (stars for 1–5); a tap
+  // sends the score as an ordinary message, as if typed. The survey is
+  // answered (its buttons disabled) by the visitor's next message, whose
+  // score, if it is one, shows as chosen: after a reload too. ----
+  var survey = null; // the latest survey still open: {row, btns, min, max, stars}
+  function surveyOf(sv) {
+    if (!sv || (sv.kind !== "csat" && sv.kind !== "nps")) return null;
+    var min = sv.min, max = sv.max;
+    if (min !== (min | 0) || max !== (max | 0) || min < 0 || max > 10 || min >= max) return null;
+    return { kind: sv.kind, min: min, max: max, question: String(sv.question || "") };
+  }
+  function askSurvey(el, sv) {
+    if (survey) answerSurvey(null); // an older survey is over
+    var box = el.querySelector(".sb-text"), stars = sv.kind === "csat" && sv.max <= 5, ends = T[sv.kind], i, label, b;
+    var row = attrs(h("div", "sb-scores" + (stars ? " sb-stars" : ""), box), { role: "group", "aria-label": sv.question });
+    survey = { row: row, btns: [], min: sv.min, max: sv.max, stars: stars };
+    for (i = sv.min; i <= sv.max; i++) {
+      label = stars ? T.stars(i) : "" + i;
+      if (i === sv.min || i === sv.max) label += T.sep + ends[i === sv.min ? 0 : 1];
+      b = attrs(h("button", "sb-score", row, stars ? "\u2605" : "" + i), { type: "button", "aria-label": label, title: label, "data-score": "" + i });
+      b.addEventListener("click", pick(i));
+      survey.btns.push(b);
+    }
+    if (!stars) {
+      var e = h("div", "sb-ends", box);
+      h("span", null, e, sv.min + " = " + ends[0]); h("span", null, e, sv.max + " = " + ends[1]);
+    }
+  }
+  function pick(n) { return function () { if (survey) sendText("" + n); }; }
+  // answered closes the open survey with a visitor's message.
+  function answered(text) {
+    if (!survey) return;
+    var t = text.replace(/[\uFF10-\uFF19]/g, function (c) { return String.fromCharCode(c.charCodeAt(0) - 0xFEE0); });
+    var n = /^\s*\d{1,2}\s*$/.test(t) ? parseInt(t, 10) : -1;
+    answerSurvey(n >= survey.min && n <= survey.max ? n : null);
+  }
+  function answerSurvey(n) {
+    var s = survey, i, v;
+    survey = null;
+    s.row.classList.add("sb-done");
+    for (i = 0; i < s.btns.length; i++) {
+      v = s.min + i;
+      s.btns[i].disabled = true;
+      s.btns[i].setAttribute("aria-pressed", "" + (v === n));
+      if (n !== null && (s.stars ? v <= n : v === n)) s.btns[i].classList.add("sb-on");
+    }
+    if (n !== null) h("div", "sb-chosen", s.row.parentNode, T.chosen + n + (s.stars ? " / " + s.max : ""));
+  }
+
   function settle(cid, mid) {
     var p = pending[cid];
     if (!p) return;
@@ -340,7 +404,7 @@
     var keep = [], c;
     for (c in pending) keep.push(pending[c].el);
     while (list.firstChild) list.removeChild(list.firstChild);
-    seenId = {}; seenMsg = {}; lastId = ""; unread = 0; // recounted from the last read id
+    seenId = {}; seenMsg = {}; lastId = ""; unread = 0; survey = null; // recounted from the last read id
     fetchEvents("", false, function () {
       badge();
       keep.forEach(function (el) { list.appendChild(el); });
@@ -363,11 +427,15 @@
     if (!text) return;
     if (chars(text) > MAX) return showError("too_large");
     input.value = ""; refresh();
+    sendText(text);
+  }
+  function sendText(text) {
     var cid = "c" + rand(23), el = bubble("in", text, "", null);
     el.setAttribute("data-client-id", cid);
     pending[cid] = { el: el, text: text };
     el.addEventListener("click", function () { if (pending[cid] && pending[cid].failed) deliver(cid); });
     add(el, true);
+    answered(text);
     deliver(cid);
     want = true; connect();
   }

@@ -1,0 +1,371 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/mail"
+	"net/textproto"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"switchboard/connectors/wechat/wxfake"
+)
+
+// surveysOn is the configuration section the survey tests add: CSAT on
+// every channel, in the customer's language.
+const surveysOn = "surveys: {enabled: true}\n"
+
+// wechatTextLimit is the most a WeChat customer-service text may carry,
+// in bytes.
+const wechatTextLimit = 2048
+
+// ticketJSON is a ticket with its history, as GET /api/v1/tickets/{n}
+// answers.
+type ticketJSON struct {
+	Status  string `json:"status"`
+	History []struct {
+		Actor string `json:"actor"`
+		Field string `json:"field"`
+		To    string `json:"to"`
+	} `json:"history"`
+}
+
+// historyOf returns the values a ticket's history recorded for field.
+func (tk ticketJSON) historyOf(field string) []string {
+	var out []string
+	for _, h := range tk.History {
+		if h.Field == field {
+			out = append(out, h.To)
+		}
+	}
+	return out
+}
+
+// ticketNumber waits until conversation conv has a ticket and returns its
+// number.
+func ticketNumber(t *testing.T, agent *apiClient, conv string) string {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		var cv struct {
+			TicketID string `json:"ticket_id"`
+		}
+		agent.must(t, "GET", "/api/v1/conversations/"+url.PathEscape(conv), nil, &cv, http.StatusOK)
+		if cv.TicketID != "" {
+			return cv.TicketID
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("conversation %s has no ticket after %v", conv, waitTimeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// resolve sets a conversation's ticket resolved, which sends its survey.
+func resolve(t *testing.T, agent *apiClient, conv string) {
+	t.Helper()
+	agent.must(t, "PATCH", "/api/v1/conversations/"+url.PathEscape(conv), map[string]string{"status": "resolved"}, nil, http.StatusOK)
+}
+
+// waitTicket polls ticket n until cond holds and returns it.
+func waitTicket(t *testing.T, agent *apiClient, n, what string, cond func(ticketJSON) bool) ticketJSON {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		var tk ticketJSON
+		agent.must(t, "GET", "/api/v1/tickets/"+n, nil, &tk, http.StatusOK)
+		if cond(tk) {
+			return tk
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ticket %s: no %s within %v; ticket %+v", n, what, waitTimeout, tk)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// assignedConversation waits for the one conversation of channel assigned
+// to the agent.
+func assignedConversation(t *testing.T, agent *apiClient, channel string) string {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		var list struct {
+			Items []conversationJSON `json:"items"`
+		}
+		agent.must(t, "GET", "/api/v1/conversations?view=all&channel="+channel, nil, &list, http.StatusOK)
+		for _, it := range list.Items {
+			if it.Assignee == agentID {
+				return it.ID
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s conversation assigned to %s: %+v", channel, agentID, list.Items)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// surveyURL waits for the survey message of conversation conv in its
+// transcript and returns the survey page it names.
+func surveyURL(t *testing.T, agent *apiClient, conv string) string {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		var msgs struct {
+			Items []struct {
+				Kind   string            `json:"kind"`
+				Fields map[string]string `json:"fields"`
+			} `json:"items"`
+		}
+		agent.must(t, "GET", "/api/v1/conversations/"+url.PathEscape(conv)+"/messages?limit=500", nil, &msgs, http.StatusOK)
+		for _, m := range msgs.Items {
+			if m.Kind == "survey" && m.Fields["survey_url"] != "" {
+				return m.Fields["survey_url"]
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("conversation %s has no survey message: %+v", conv, msgs.Items)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// get fetches u with a plain client and returns the status and the body.
+func get(t *testing.T, u string) (int, string) {
+	t.Helper()
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(u)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestSurveyWeChat: a resolved WeChat ticket's survey reaches WeChat's API
+// as a text within its limit; the follower's full-width "５" is recorded
+// as CSAT 5 and the ticket stays resolved.
+func TestSurveyWeChat(t *testing.T) {
+	requireE2E(t)
+	fake := wxfake.New(wxfake.App{AppID: wxAppID, Secret: "oasecret"}, wxfake.App{AppID: wxMPID, Secret: "mpsecret"})
+	defer fake.Close()
+	c := startClusterConfig(t, 1, wxChannels(fake.URL()), surveysOn)
+	r := c.replicas[0]
+	agent := login(t, r.URL, agentEmail, agentPassword)
+	agent.setPresence(t, "online")
+
+	if st, body, err := sealPush(t, wxAppID, oaText("6074130599188500001", "我的快递还没到"), false).post(r.URL, "/channels/wechat/oa/main"); err != nil ||
+		st != http.StatusOK || string(body) != "success" {
+		t.Fatalf("push: %d %q %v", st, body, err)
+	}
+	conv := assignedConversation(t, agent, "wechat_oa")
+	n := ticketNumber(t, agent, conv)
+	resolve(t, agent, conv)
+
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	sent, err := fake.WaitSent(ctx, 1)
+	if err != nil {
+		t.Fatalf("the survey never reached WeChat: %v", err)
+	}
+	sv := sent[0]
+	if sv.ToUser != wxOpenID || sv.MsgType != "text" || !strings.Contains(sv.Content, "满意") || !strings.Contains(sv.Content, "1–5") {
+		t.Errorf("WeChat got %+v, want the Chinese CSAT question asking for 1–5", sv)
+	}
+	if len(sv.Content) > wechatTextLimit {
+		t.Errorf("the survey is %d bytes, over WeChat's %d", len(sv.Content), wechatTextLimit)
+	}
+
+	if st, _, err := sealPush(t, wxAppID, oaText("6074130599188500002", "５"), false).post(r.URL, "/channels/wechat/oa/main"); err != nil || st != http.StatusOK {
+		t.Fatalf("the answer's push: %d %v", st, err)
+	}
+	tk := waitTicket(t, agent, n, "csat 5", func(tk ticketJSON) bool { return len(tk.historyOf("csat")) > 0 })
+	if got := tk.historyOf("csat"); !slices.Equal(got, []string{"5"}) || tk.Status != "resolved" {
+		t.Errorf("after the answer: csat %q, status %s; want [5] and still resolved", got, tk.Status)
+	}
+	// The answer is thanked with the invitation to comment, through WeChat.
+	if sent, err = fake.WaitSent(ctx, 2); err != nil || sent[1].MsgType != "text" || sent[1].Content == "" {
+		t.Errorf("no comment prompt reached WeChat: %+v %v", sent, err)
+	}
+}
+
+// scoreLinkRe finds a survey link in a mail's text.
+var scoreLinkRe = regexp.MustCompile(`https?://\S+/survey/\S+\?score=\d+`)
+
+// TestSurveyEmail: a resolved e-mail ticket's survey reaches the relay as
+// an automatic mail threaded on the customer's, with one link per score;
+// a plain GET of the ?score=4 link records 4 and a second link changes
+// nothing; a forged token is a 404; the comment posted on the page is
+// recorded.
+func TestSurveyEmail(t *testing.T) {
+	relay := startRelay(t)
+	smtpAddr := freeAddr(t)
+	c := startClusterConfig(t, 1, fmt.Sprintf("  email:\n    - {id: support, address: support@example.com, name: 售后支持, "+
+		"smtp_listen: %q, smtp_relay: {addr: %q, security: none}}\n", smtpAddr, relay.addr), surveysOn)
+	r := c.replicas[0]
+	agent := login(t, r.URL, agentEmail, agentPassword)
+	agent.setPresence(t, "online")
+
+	const msgID = "survey-e2e-1@example.cn"
+	handOver(t, smtpAddr, "wangrong@example.cn", "support@example.com", []byte("From: =?UTF-8?B?546L6ZWV?= <wangrong@example.cn>\r\n"+
+		"To: support@example.com\r\nSubject: =?UTF-8?B?6K6i5Y2V5pyq5Yiw?=\r\nMessage-ID: <"+msgID+">\r\n"+
+		"Date: Mon, 23 Nov 2026 08:00:00 +0800\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n我的订单还没到。\r\n"))
+	conv := assignedConversation(t, agent, "email")
+	n := ticketNumber(t, agent, conv)
+	resolve(t, agent, conv)
+
+	var out relayMail
+	select {
+	case out = <-relay.got:
+	case <-time.After(waitTimeout):
+		t.Fatalf("the survey never reached the relay; replica log:\n%s", r.logs)
+	}
+	m, err := mail.ReadMessage(bytes.NewReader(out.data))
+	if err != nil {
+		t.Fatalf("the survey mail does not parse: %v\n%s", err, out.data)
+	}
+	subject, _ := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
+	if !strings.HasPrefix(subject, "满意度调查") || !strings.HasSuffix(subject, "[#"+n+"]") ||
+		m.Header.Get("In-Reply-To") != "<"+msgID+">" || m.Header.Get("Auto-Submitted") != "auto-replied" {
+		t.Errorf("subject %q, In-Reply-To %q, Auto-Submitted %q", subject, m.Header.Get("In-Reply-To"), m.Header.Get("Auto-Submitted"))
+	}
+	if mt, _, _ := mime.ParseMediaType(m.Header.Get("Content-Type")); mt != "multipart/alternative" {
+		t.Errorf("Content-Type %q, want multipart/alternative", m.Header.Get("Content-Type"))
+	}
+	text, err := plainText(textproto.MIMEHeader(m.Header), m.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	links := scoreLinkRe.FindAllString(text, -1)
+	if len(links) != 5 || !strings.HasPrefix(links[0], r.URL+"/survey/") {
+		t.Fatalf("the text part's links %q, want 5 to %s/survey/", links, r.URL)
+	}
+	four := links[3]
+	if !strings.HasSuffix(four, "?score=4") {
+		t.Fatalf("the fourth link %q", four)
+	}
+
+	// One click records 4; the page then asks for a comment.
+	t.Logf("link %s", four)
+	st, body := get(t, four)
+	if st != http.StatusOK || !strings.Contains(body, "您的评分：4") || !strings.Contains(body, `name="comment"`) {
+		t.Fatalf("GET ?score=4: %d\n%s", st, body)
+	}
+	// Another click keeps 4.
+	two := strings.TrimSuffix(four, "4") + "2"
+	if st, body := get(t, two); st != http.StatusOK || !strings.Contains(body, "您的评分：4") {
+		t.Errorf("GET ?score=2 after 4: %d\n%s", st, body)
+	}
+	tk := waitTicket(t, agent, n, "csat 4", func(tk ticketJSON) bool { return len(tk.historyOf("csat")) > 0 })
+	if got := tk.historyOf("csat"); !slices.Equal(got, []string{"4"}) || tk.Status != "resolved" {
+		t.Errorf("csat %q, status %s; want [4] and resolved", got, tk.Status)
+	}
+
+	// A forged token finds nothing.
+	page := strings.TrimSuffix(four, "?score=4")
+	forged := page[:len(page)-4] + "AAAA"
+	if forged == page {
+		forged = page[:len(page)-4] + "BBBB"
+	}
+	if st, _ := get(t, forged+"?score=5"); st != http.StatusNotFound {
+		t.Errorf("a forged token: %d, want 404", st)
+	}
+
+	// The comment form posts to the page.
+	const comment = "送货员很有礼貌 <b>谢谢</b>"
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).PostForm(page+"?lang=zh", url.Values{"comment": {comment}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "感谢您的反馈") || strings.Contains(string(b), "<b>谢谢") {
+		t.Errorf("POST the comment: %d\n%s", resp.StatusCode, b)
+	}
+	tk = waitTicket(t, agent, n, "the comment", func(tk ticketJSON) bool { return len(tk.historyOf("survey_comment")) > 0 })
+	if got := tk.historyOf("survey_comment"); !slices.Equal(got, []string{comment}) || tk.Status != "resolved" {
+		t.Errorf("survey_comment %q, status %s; want [%q] and resolved", got, tk.Status, comment)
+	}
+}
+
+// TestSurveyQRTrackingPage: a customer reports through a QR code's form
+// (plain HTTP, as a phone without JavaScript would); once the agent
+// resolves the ticket, the tracking page shows the survey's score links,
+// and following one records the score.
+func TestSurveyQRTrackingPage(t *testing.T) {
+	requireE2E(t)
+	c := startClusterConfig(t, 1, "  qr: {}\n", surveysOn)
+	r := c.replicas[0]
+	admin := qrAdmin(t, c, r.URL)
+	var code struct {
+		Code string `json:"code"`
+		URL  string `json:"url"`
+	}
+	admin.must(t, "POST", "/api/v1/qr/codes", map[string]any{"asset": map[string]string{"name": "3号电梯"}, "team": "support"},
+		&code, http.StatusCreated)
+	agent := login(t, r.URL, agentEmail, agentPassword)
+	agent.setPresence(t, "online")
+
+	st, form := get(t, code.URL+"?lang=zh")
+	token := regexp.MustCompile(`name="token" value="([^"]+)"`).FindStringSubmatch(form)
+	if st != http.StatusOK || token == nil {
+		t.Fatalf("the form: %d without a token\n%s", st, form)
+	}
+	noRedirect := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
+	resp, err := noRedirect.PostForm(code.URL+"?lang=zh", url.Values{"token": {token[1]}, "description": {"电梯门打不开"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	track := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(track, "/s/t/") {
+		t.Fatalf("submitting the form: %d to %q", resp.StatusCode, track)
+	}
+	track = r.URL + track
+
+	conv := assignedConversation(t, agent, "qr")
+	if _, page := get(t, track); strings.Contains(page, `class="survey"`) {
+		t.Fatalf("the tracking page offers a survey before the ticket is resolved:\n%s", page)
+	}
+	resolve(t, agent, conv)
+	want := surveyURL(t, agent, conv)
+	linkRe := regexp.MustCompile(`href="([^"]*\?score=\d+[^"]*)"`)
+	var links []string
+	for deadline := time.Now().Add(waitTimeout); ; time.Sleep(50 * time.Millisecond) {
+		_, page := get(t, track)
+		links = nil
+		for _, m := range linkRe.FindAllStringSubmatch(page, -1) {
+			links = append(links, strings.ReplaceAll(m[1], "&amp;", "&"))
+		}
+		if len(links) > 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if len(links) != 5 {
+		t.Fatalf("the tracking page's score links %q, want 5", links)
+	}
+	for i, l := range links {
+		if l != fmt.Sprintf("%s?score=%d&lang=zh", want, i+1) {
+			t.Errorf("link %d is %q, want %s?score=%d&lang=zh", i+1, l, want, i+1)
+		}
+	}
+	if st, body := get(t, links[4]); st != http.StatusOK || !strings.Contains(body, "您的评分：5") {
+		t.Errorf("following the ★5 link: %d\n%s", st, body)
+	}
+	n := ticketNumber(t, agent, conv)
+	tk := waitTicket(t, agent, n, "csat 5", func(tk ticketJSON) bool { return len(tk.historyOf("csat")) > 0 })
+	if got := tk.historyOf("csat"); !slices.Equal(got, []string{"5"}) || tk.Status != "resolved" {
+		t.Errorf("csat %q, status %s; want [5] and resolved", got, tk.Status)
+	}
+}
