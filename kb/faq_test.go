@@ -43,7 +43,7 @@ var faq = []Article{
 }
 
 // faqCatalog is a catalog holding faq.
-func faqCatalog(t *testing.T) *catalog {
+func faqCatalog(t testing.TB) *catalog {
 	t.Helper()
 	c, err := newCatalog()
 	if err != nil {
