@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -27,13 +28,15 @@ import (
 const (
 	// slaTick is how often a replica claims due wake-ups.
 	slaTick = 200 * time.Millisecond
-	// slaReadMax bounds the entries a sync reads per stream.
-	slaReadMax = 5000
 	// slaSweep is how often one replica checks the tickets with live
 	// clocks for events no wake-up announced (a replica died between a
 	// change and its wake-up).
 	slaSweep = time.Minute
 )
+
+// slaReadMax bounds the entries a sync reads per stream (a variable for
+// tests).
+var slaReadMax = 5000
 
 // queueSLAWake adds to p a wake-up of conversation conv at t, unless it
 // already has an earlier one.
@@ -69,6 +72,7 @@ func (r *Router) handleSLA(ctx context.Context, m redis.XMessage) error {
 type slaRead struct {
 	fields            map[string]string
 	history, messages [][]string
+	notices           [][]string // outcomes stored and not told
 	historyTail       string
 	transcriptTail    string
 }
@@ -81,7 +85,7 @@ func (r *Router) readSLA(ctx context.Context, id string) (slaRead, error) {
 	if err != nil {
 		return slaRead{}, fmt.Errorf("router: read sla: %w", err)
 	}
-	if len(v) != 5 {
+	if len(v) != 6 {
 		return slaRead{}, fmt.Errorf("router: read sla: unexpected reply %v", v)
 	}
 	out := slaRead{fields: map[string]string{}}
@@ -101,7 +105,7 @@ func (r *Router) readSLA(ctx context.Context, id string) (slaRead, error) {
 		}
 		return rs
 	}
-	out.history, out.messages = rows(v[1]), rows(v[2])
+	out.history, out.messages, out.notices = rows(v[1]), rows(v[2]), rows(v[5])
 	out.historyTail, _ = v[3].(string)
 	out.transcriptTail, _ = v[4].(string)
 	return out, nil
@@ -154,29 +158,45 @@ func (r *Router) trySyncSLA(ctx context.Context, id string) (bool, error) {
 			return false, r.resetSLA(ctx, id)
 		}
 	}
+	// A ticket with more events since the last sync than one read returns
+	// (a long conversation when SLA policies were first configured) is
+	// folded in steps: up to the last instant both streams were read to,
+	// then again at once.
+	created, _ := strconv.ParseInt(f["created_at"], 10, 64)
+	for _, h := range rd.history {
+		// The clocks start at the first message, not at the numbering
+		// (see evOpened below): so the steps order it.
+		if h[2] == "ticket" && created > 0 && f["bot"] == "" {
+			h[1] = strconv.FormatInt(min(created, parseMS(h[1])), 10)
+		}
+	}
+	cut, truncated := int64(math.MaxInt64), false
+	for _, rows := range [][][]string{rd.history, rd.messages} {
+		if len(rows) == slaReadMax {
+			cut, truncated = min(cut, parseMS(rows[len(rows)-1][1])), true
+		}
+	}
+	if truncated {
+		rd.history, rd.messages = upTo(rd.history, cut), upTo(rd.messages, cut)
+	}
 	var events []slaEvent
 	var pending []slaNotice // outcomes stored by an earlier sync, not yet told
 	seq := 0
 	fresh := !st.Started && st.Status == ""
+	for _, n := range rd.notices {
+		t, _ := strconv.ParseInt(n[1], 10, 64)
+		pending = append(pending, slaNotice{id: n[0], at: t, value: n[4]})
+	}
 	for _, h := range rd.history {
-		id, at, field, from, to := h[0], h[1], h[2], h[3], h[4]
+		at, field, from, to := h[1], h[2], h[3], h[4]
 		t, _ := strconv.ParseInt(at, 10, 64)
-		if !streamIDAfter(id, f["sla_h"]) {
-			if field == "sla" {
-				pending = append(pending, slaNotice{id: id, at: t, value: to})
-			}
-			continue
-		}
 		seq++
 		ev := slaEvent{At: t, From: from, To: to, seq: seq}
 		switch field {
 		case "ticket":
+			// Dated above at the customer's first message, or, when the
+			// FAQ bot had the conversation first, at its handoff.
 			ev.Kind = evOpened
-			// Clocks run from the customer's first message, or, when the
-			// FAQ bot had the conversation first, from its handoff.
-			if c, err := strconv.ParseInt(f["created_at"], 10, 64); err == nil && c > 0 && c < t && f["bot"] == "" {
-				ev.At = c
-			}
 		case "status":
 			ev.Kind = evStatus
 		case "priority":
@@ -218,6 +238,9 @@ func (r *Router) trySyncSLA(ctx context.Context, id string) (bool, error) {
 		}
 	}
 	now := ms(r.now())
+	if truncated {
+		now = min(now, cut) // decide nothing past what was read
+	}
 	fold := slaFolder{st: &st, policy: r.slaPolicy(st.Channel, st.Level, st.Named)}
 	outcomes, next := fold.fold(events, now)
 
@@ -231,10 +254,8 @@ func (r *Router) trySyncSLA(ctx context.Context, id string) (bool, error) {
 		newM = rd.messages[n-1][0]
 	}
 	newH := f["sla_h"]
-	for _, h := range rd.history {
-		if streamIDAfter(h[0], newH) {
-			newH = h[0]
-		}
+	if n := len(rd.history); n > 0 {
+		newH = rd.history[n-1][0]
 	}
 	args := []any{f["sla_h"], f["sla_m"], rd.historyTail, rd.transcriptTail, string(state), due, flag, newM, newH}
 	for _, o := range outcomes {
@@ -258,6 +279,11 @@ func (r *Router) trySyncSLA(ctx context.Context, id string) (bool, error) {
 	if err := r.scheduleSLA(ctx, id, &st, next, due, outcomes); err != nil {
 		return true, err
 	}
+	if truncated {
+		if err := r.wakeSLA(ctx, id); err != nil {
+			return true, err
+		}
+	}
 	if len(pending) > 0 {
 		return true, r.tellSLA(ctx, id, fold.pol, pending)
 	}
@@ -271,6 +297,22 @@ func (r *Router) trySyncSLA(ctx context.Context, id string) (bool, error) {
 		r.reindex(ctx, change{conv: conv, prevStatus: string(conv.Status), prevAssignee: conv.Assignee, changed: []string{"sla"}})
 	}
 	return true, nil
+}
+
+func parseMS(s string) int64 {
+	v, _ := strconv.ParseInt(s, 10, 64)
+	return v
+}
+
+// upTo keeps the stream rows (id, at, …) up to the first whose time is
+// after cut.
+func upTo(rows [][]string, cut int64) [][]string {
+	for i, row := range rows {
+		if at, _ := strconv.ParseInt(row[1], 10, 64); at > cut {
+			return rows[:i]
+		}
+	}
+	return rows
 }
 
 // resetSLA drops a state that cannot be read, so the next sync folds the

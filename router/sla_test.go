@@ -323,3 +323,42 @@ func TestSLASweepFindsLostWake(t *testing.T) {
 		return targetOf(t, r1, conv, tickets.FirstResponse).State == clockPaused
 	})
 }
+
+// A ticket with more events than one sync reads is folded in steps, in
+// time order: the first response is met at the reply, not breached.
+func TestSLALongTranscriptInSteps(t *testing.T) {
+	defer func(n int) { slaReadMax = n }(slaReadMax)
+	slaReadMax = 4
+	_, r1, _, clock := slaWorld(t)
+	ctx := context.Background()
+	t0 := clock.now()
+	acc, err := r1.Ingest(ctx, webchatMsg("v-long", "m0", "hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv := acc.ConversationID
+	for i := 1; i <= 9; i++ {
+		clock.advance(30 * time.Second)
+		if _, err := r1.Ingest(ctx, webchatMsg("v-long", "m"+strconv.Itoa(i), "more")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sup := session.Agent{ID: "sup", Role: session.RoleSupervisor}
+	a00 := "a00"
+	if _, err := r1.Update(ctx, sup, conv, Patch{Assignee: &a00}); err != nil {
+		t.Fatal(err)
+	}
+	clock.set(t0.Add(6 * time.Minute))
+	if _, err := r1.Reply(ctx, session.Agent{ID: "a00"}, conv, ReplyInput{Text: "hi"}); err != nil {
+		t.Fatal(err)
+	}
+	clock.set(t0.Add(time.Hour))
+	eventually(t, "the first response met", func() bool {
+		return targetOf(t, r1, conv, tickets.FirstResponse).State == clockMet
+	})
+	settle(t, r1)
+	if h := slaHistory(t, r1, conv); strings.Join(h, ",") != "met:first_response,warning:resolution:80" &&
+		strings.Join(h, ",") != "met:first_response" {
+		t.Fatalf("history %q", h)
+	}
+}
