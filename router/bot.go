@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"switchboard/connectors"
 	"switchboard/kb"
 )
 
@@ -35,12 +37,41 @@ const botName = "智能助手 / FAQ bot"
 
 // botTurn gives the bot its turn on a customer message (a dispatch entry
 // of kind "new" or "bot"). It reports whether the bot kept the
-// conversation; false means dispatch routes it as usual.
+// conversation; false means dispatch routes it as usual. Turns of one
+// conversation run one at a time across replicas, each once: a repeated
+// entry (a retry, a replayed batch) finds its message handled.
 func (r *Router) botTurn(ctx context.Context, conv Conversation, kind string, v map[string]any) (bool, error) {
-	state := conv.fields["bot"]
-	if r.faq == nil || !r.cfg.Bot.Enabled(string(conv.Channel), conv.Account) {
+	if r.faq == nil || conv.Channel == connectors.CTI || !r.cfg.Bot.Enabled(string(conv.Channel), conv.Account) {
 		return false, nil
 	}
+	if kind == "new" && str(v, "passive") == "1" {
+		return false, nil // a follow, an auto-reply: no question for the bot
+	}
+	var release func()
+	for wait := 0; ; wait++ {
+		rel, ok, err := r.lockConversation(ctx, conv.ID, "bot")
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			release = rel
+			break
+		}
+		if wait == 50 {
+			return false, fmt.Errorf("router: bot: the conversation's previous turn is still running")
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	defer release()
+	conv, err := r.load(ctx, conv.ID) // as the previous turn left it
+	if err != nil {
+		return false, err
+	}
+	state := conv.fields["bot"]
 	switch {
 	case state == "handoff" || conv.TicketID != "" || conv.Assignee != "":
 		// People have it: a late bot entry changes nothing.
@@ -48,24 +79,23 @@ func (r *Router) botTurn(ctx context.Context, conv Conversation, kind string, v 
 	case kind == "bot" && state != "active":
 		return true, nil
 	}
-	text := str(v, "text")
-	if text == "" {
-		text = conv.fields["subject"]
-	}
 	msgKey := str(v, "msg")
 	if msgKey == "" {
 		msgKey = "first"
 	}
+	if conv.fields["bot_last"] == msgKey {
+		return state == "active", nil // this message had its turn
+	}
+	text := str(v, "text")
+	if text == "" {
+		text = conv.fields["subject"]
+	}
 	first := state == ""
 	if first {
-		ok, err := r.rdb.HSetNX(ctx, r.k.conv(conv.ID), "bot", "active").Result()
-		if err != nil {
+		// Active from now, so the customer's next messages come to the bot
+		// even while this turn runs.
+		if err := r.rdb.HSetNX(ctx, r.k.conv(conv.ID), "bot", "active").Err(); err != nil {
 			return false, fmt.Errorf("router: bot: %w", err)
-		}
-		if ok {
-			if err := r.botStep(ctx, conv.ID, "engaged"); err != nil {
-				return false, err
-			}
 		}
 	}
 	lang := kb.DetectLang(text)
@@ -85,9 +115,6 @@ func (r *Router) botTurn(ctx context.Context, conv Conversation, kind string, v 
 	if first && d.Action != kb.ActionHandoff {
 		out = r.cfg.Bot.WithDefaults().Greeting.In(d.Lang) + "\n\n" + out
 	}
-	if err := r.rdb.HSet(ctx, r.k.conv(conv.ID), "bot_unanswered", d.Unanswered).Err(); err != nil {
-		return false, fmt.Errorf("router: bot: %w", err)
-	}
 	fields := map[string]string{"bot": string(d.Action)}
 	if d.Action == kb.ActionAnswer {
 		fields["article"] = d.Article.ID
@@ -96,36 +123,40 @@ func (r *Router) botTurn(ctx context.Context, conv Conversation, kind string, v 
 		Fields: fields, Key: "bot:" + msgKey}); err != nil && !errors.Is(err, errNoSend) {
 		return false, err
 	}
+	var steps []string
+	if first {
+		steps = append(steps, "engaged")
+	}
+	newState := "active"
 	switch d.Action {
-	case kb.ActionAnswer, kb.ActionNoAnswer:
+	case kb.ActionAnswer:
+		steps = append(steps, "answered")
+	case kb.ActionNoAnswer:
+		steps = append(steps, "no_answer")
+	default:
+		steps, newState = append(steps, "handoff"), "handoff"
+	}
+	// The turn's record, at once: its steps, the count, the message it
+	// handled and, on a handoff, the end of the bot's part.
+	now := ms(r.now())
+	p := r.rdb.TxPipeline()
+	for _, st := range steps {
+		p.XAdd(ctx, &redis.XAddArgs{Stream: r.k.convHistory(conv.ID), Values: []any{"at", now, "actor", botAuthor,
+			"field", "bot", "to", st}})
+	}
+	p.HSet(ctx, r.k.conv(conv.ID), "bot", newState, "bot_unanswered", d.Unanswered, "bot_last", msgKey)
+	if _, err := p.Exec(ctx); err != nil {
+		return false, fmt.Errorf("router: bot turn: %w", err)
+	}
+	b := r.rdb.Pipeline()
+	if newState == "active" {
 		// The bot keeps it: it waits for no agent (the unassigned list and
 		// the repair tick are for conversations that do).
-		if err := r.rdb.ZRem(ctx, r.k.indexUnassigned(), conv.ID).Err(); err != nil {
-			return false, fmt.Errorf("router: bot: %w", err)
-		}
-		step := "answered"
-		if d.Action == kb.ActionNoAnswer {
-			step = "no_answer"
-		}
-		return true, r.botStep(ctx, conv.ID, step)
+		b.ZRem(ctx, r.k.indexUnassigned(), conv.ID)
 	}
-	if err := r.botStep(ctx, conv.ID, "handoff"); err != nil {
-		return false, err
+	r.queueActivity(ctx, b, conv.ID, r.now())
+	if _, err := b.Exec(ctx); err != nil {
+		r.log.Warn("router: bot activity", "conversation", conv.ID, "err", err)
 	}
-	if err := r.rdb.HSet(ctx, r.k.conv(conv.ID), "bot", "handoff").Err(); err != nil {
-		return false, fmt.Errorf("router: bot: %w", err)
-	}
-	return false, nil
-}
-
-// botStep records one of the bot's steps in the ticket history.
-func (r *Router) botStep(ctx context.Context, id, step string) error {
-	p := r.rdb.Pipeline()
-	p.XAdd(ctx, &redis.XAddArgs{Stream: r.k.convHistory(id), Values: []any{"at", ms(r.now()), "actor", botAuthor,
-		"field", "bot", "to", step}})
-	r.queueActivity(ctx, p, id, r.now())
-	if _, err := p.Exec(ctx); err != nil {
-		return fmt.Errorf("router: bot step: %w", err)
-	}
-	return nil
+	return newState == "active", nil
 }

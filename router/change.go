@@ -36,6 +36,13 @@ func (c change) did(f string) bool {
 // then moves it between list indexes and tells agents. allowed, when not
 // empty, lists the statuses the conversation must be in.
 func (r *Router) apply(ctx context.Context, id, actor string, allowed []tickets.Status, fields ...field) (change, error) {
+	return r.applyWith(ctx, id, actor, allowed, nil, fields...)
+}
+
+// applyWith is apply with more writes (extra, when not nil) sent in the
+// same pipeline right after the change: work the change must not be
+// stored without.
+func (r *Router) applyWith(ctx context.Context, id, actor string, allowed []tickets.Status, extra func(redis.Pipeliner), fields ...field) (change, error) {
 	var allow []string
 	for _, s := range allowed {
 		allow = append(allow, string(s))
@@ -47,6 +54,9 @@ func (r *Router) apply(ctx context.Context, id, actor string, allowed []tickets.
 	b := rdb.NewBatch(r.rdb)
 	res := b.Run(ctx, setFieldsLua, []string{r.k.conv(id), r.k.convHistory(id), r.k.convMessages(id)}, args...)
 	all := b.Pipe().HGetAll(ctx, r.k.conv(id))
+	if extra != nil {
+		extra(b.Pipe())
+	}
 	if err := r.commit.Exec(ctx, b); err != nil {
 		return change{}, fmt.Errorf("router: change conversation: %w", err)
 	}

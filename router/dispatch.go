@@ -26,7 +26,7 @@ func (r *Router) handleDispatch(ctx context.Context, m redis.XMessage) error {
 	case "assigned":
 		return r.mirrorOwner(ctx, conv, str(v, "actor"))
 	case "survey":
-		return r.askSurvey(ctx, conv)
+		return r.askSurvey(ctx, conv, streamTime(m.ID))
 	case "new", "reopen", "repair", "overflow", "transfer", "bot":
 		err := r.route(ctx, conv, kind, v)
 		if at := msTime(str(v, "at")); kind == "new" && err == nil && !at.IsZero() {
@@ -57,6 +57,9 @@ func (r *Router) route(ctx context.Context, id, kind string, v map[string]any) e
 	}
 	if !conv.Status.Active() {
 		return nil // resolved or closed meanwhile: nothing to dispatch
+	}
+	if conv.fields["bot"] == "active" && conv.TicketID == "" && kind != "new" && kind != "bot" {
+		return nil // the FAQ bot has it: only its handoff routes it (a repair after a duplicate, say)
 	}
 	if kind == "new" || kind == "bot" {
 		// The FAQ bot may take the turn (bot.go); a handoff goes on here,
@@ -109,9 +112,17 @@ func (r *Router) route(ctx context.Context, id, kind string, v map[string]any) e
 		if err := r.openTicket(ctx, &conv, route); err != nil {
 			return err
 		}
-	} else if err := r.rdb.SetNX(ctx, r.k.ticketNumber(conv.TicketID), conv.ID, 0).Err(); err != nil {
-		// A dispatch that died after numbering left the index unwritten.
-		return fmt.Errorf("router: index ticket: %w", err)
+	} else {
+		// A dispatch that died after numbering left the index unwritten,
+		// or the SLA clocks unwoken: both are cheap to repeat.
+		if err := r.rdb.SetNX(ctx, r.k.ticketNumber(conv.TicketID), conv.ID, 0).Err(); err != nil {
+			return fmt.Errorf("router: index ticket: %w", err)
+		}
+		if r.slaOn() {
+			if err := r.wakeSLA(ctx, conv.ID); err != nil {
+				return fmt.Errorf("router: wake sla: %w", err)
+			}
+		}
 	}
 
 	// Prefer the agent who had this conversation (a reopen) or this
@@ -395,4 +406,10 @@ func splitList(s string) []string {
 		return nil
 	}
 	return strings.Split(s, ",")
+}
+
+// streamTime is the time in a stream entry's id.
+func streamTime(id string) time.Time {
+	ms, _, _ := strings.Cut(id, "-")
+	return msTime(ms)
 }

@@ -231,6 +231,7 @@ func (r *Router) openConversation(ctx context.Context, m *connectors.Message, no
 	r.queueActivity(ctx, p, conv, now)
 	p.XAdd(ctx, &redis.XAddArgs{Stream: r.k.dispatch(), MaxLen: 100000, Approx: true, Values: []any{
 		"conv", conv, "kind", "new", "customer", cust, "text", truncate(m.Text, 2000), "asset", m.Fields["asset"], "team", m.Fields["team"], "at", ts,
+		"passive", passiveFlag(m.Passive || m.Kind == connectors.KindEvent),
 	}})
 	return b
 }

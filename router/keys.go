@@ -221,3 +221,8 @@ func (k keys) surveySecret() string { return k.p + "survey:secret" }
 // customerTags is the set of a customer's tags (routing rules add them
 // and match on them). No TTL.
 func (k keys) customerTags(id string) string { return k.p + "{u:" + id + "}:tags" }
+
+// convLock serializes one kind of work on a conversation across replicas
+// (an SLA sync with its notices, a bot turn): the holder's token. TTL
+// convLockTTL.
+func (k keys) convLock(id, what string) string { return k.p + "{c:" + id + "}:lock:" + what }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"switchboard/internal/rdb"
 	"switchboard/kpi"
 )
 
@@ -110,12 +112,12 @@ func (r *Router) activeConversations(ctx context.Context, from, to time.Time) ([
 
 // ticketEvents reads and replays the given conversations' logs.
 func (r *Router) ticketEvents(ctx context.Context, ids []string) ([]kpi.Event, error) {
-	p := r.rdb.Pipeline()
+	b := rdb.NewBatch(r.rdb) // reloads the script and replays if Redis lost it
 	cmds := make([]*redis.Cmd, len(ids))
 	for i, id := range ids {
-		cmds[i] = kpiReadLua.Run(ctx, p, []string{r.k.conv(id), r.k.convHistory(id), r.k.convMessages(id)}, kpiReadMax)
+		cmds[i] = b.Run(ctx, kpiReadLua, []string{r.k.conv(id), r.k.convHistory(id), r.k.convMessages(id)}, kpiReadMax)
 	}
-	if _, err := p.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	if err := b.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("router: kpi read: %w", err)
 	}
 	var out []kpi.Event
@@ -199,6 +201,13 @@ func replayTicket(conv string, f []string, hist, msgs [][]string) []kpi.Event {
 		}
 	}
 	openedAt, _ := strconv.ParseInt(created, 10, 64)
+	for _, h := range hist {
+		if h[1] == "ticket" && slices.ContainsFunc(hist, func(x []string) bool { return x[1] == "bot" }) {
+			// The FAQ bot had it first: the ticket opened at the handoff,
+			// as its SLA clocks did.
+			openedAt, _ = strconv.ParseInt(h[0], 10, 64)
+		}
+	}
 	var out []kpi.Event
 	emit := func(at int64, k kpi.Kind, agent string, value float64, target string) {
 		out = append(out, kpi.Event{At: time.UnixMilli(at).UTC(), Ticket: number, Conv: conv, Kind: k,

@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -33,6 +34,9 @@ const (
 	// change and its wake-up).
 	slaSweep = time.Minute
 )
+
+// slaSettle is how far behind the clock a sync decides.
+const slaSettle = 2 * time.Second
 
 // slaReadMax bounds the entries a sync reads per stream (a variable for
 // tests).
@@ -132,6 +136,21 @@ func streamIDAfter(a, b string) bool {
 // since the last sync, stores the outcome, schedules the next wake-up and
 // tells people about warnings and breaches.
 func (r *Router) syncSLA(ctx context.Context, id string) error {
+	// One sync of a ticket at a time, across replicas: the outcomes a sync
+	// stores are told by it alone.
+	release, ok, err := r.lockConversation(ctx, id, "sla")
+	if err != nil {
+		return err
+	}
+	if !ok {
+		// Another replica is on it: look again shortly, for what it may
+		// not have read.
+		p := r.rdb.Pipeline()
+		r.queueSLAWake(ctx, p, id, r.now().Add(time.Second))
+		_, err := p.Exec(ctx)
+		return err
+	}
+	defer release()
 	for attempt := 0; attempt < 5; attempt++ {
 		done, err := r.trySyncSLA(ctx, id)
 		if err != nil || done {
@@ -234,10 +253,17 @@ func (r *Router) trySyncSLA(ctx context.Context, id string) (bool, error) {
 		}
 		st.Channel, st.Named = f["channel"], f["sla_policy"]
 		if f["customer_id"] != "" {
-			st.Level, _ = r.rdb.HGet(ctx, r.k.customer(f["customer_id"]), "level").Result()
+			lv, err := r.rdb.HGet(ctx, r.k.customer(f["customer_id"]), "level").Result()
+			if err != nil && !errors.Is(err, redis.Nil) {
+				return false, fmt.Errorf("router: sla: customer level: %w", err)
+			}
+			st.Level = lv
 		}
 	}
-	now := ms(r.now())
+	// A message's time is taken just before it is stored: decide nothing
+	// about the last two seconds, which a reply may still be on its way
+	// into (the next wake-up comes after them).
+	now := ms(r.now()) - slaSettle.Milliseconds()
 	if truncated {
 		now = min(now, cut) // decide nothing past what was read
 	}
@@ -328,7 +354,7 @@ func (r *Router) scheduleSLA(ctx context.Context, id string, st *slaState, next 
 		r.queueActivity(ctx, p, id, time.UnixMilli(o.At))
 	}
 	if next > 0 {
-		r.queueSLAWake(ctx, p, id, time.UnixMilli(next))
+		r.queueSLAWake(ctx, p, id, time.UnixMilli(next).Add(slaSettle))
 	}
 	live := false
 	for _, t := range slaTargets {

@@ -154,28 +154,34 @@ type slaFolder struct {
 
 func msAt(v int64) time.Time { return time.UnixMilli(v) }
 
-// rematch looks the policy up again for the state's priority and team: a
-// change of either may change the targets. Running clocks keep the
-// business time they used.
-func (f *slaFolder) rematch(at int64) {
+// lookup finds the policy (and its calendar) for the state's priority
+// and team.
+func (f *slaFolder) lookup() {
 	f.pol, f.cal = f.policy(f.st.Priority, f.st.Team)
 	if f.cal == nil {
 		f.cal = (*tickets.Calendar)(nil)
 	}
-	name := ""
+	f.st.Policy = ""
 	if f.pol != nil {
-		name = f.pol.Name
+		f.st.Policy = f.pol.Name
 	}
-	if f.st.Started && name != f.st.Policy && f.pol == nil {
-		for _, t := range slaTargets {
-			c := f.st.clock(t)
-			if c.live() {
-				c.State, c.At, c.Due = clockStopped, at, 0
-				f.out = append(f.out, slaOutcome{At: at, Target: t, What: "stopped"})
-			}
+}
+
+// rematch looks the policy up again at a change of priority or team at
+// at. Running clocks first bank the business time they used so far, as
+// the old policy's calendar counts it, and go on from at: the new policy
+// counts only what comes after the change, and a breach it implies is
+// dated at the change, not before. Without a policy the clocks run on
+// with no target (no verdicts), so a later change may give them one
+// again.
+func (f *slaFolder) rematch(at int64) {
+	for _, t := range slaTargets {
+		if c := f.st.clock(t); c.State == clockRunning && at > c.From {
+			c.Used += f.cal.Between(msAt(c.From), msAt(at)).Milliseconds()
+			c.From = at
 		}
 	}
-	f.st.Policy = name
+	f.lookup()
 }
 
 // target is the policy's target for t (0: none).
@@ -295,7 +301,7 @@ func (f *slaFolder) apply(ev slaEvent) {
 			return
 		}
 		st.Started = true
-		f.rematch(ev.At)
+		f.lookup()
 		f.start(tickets.FirstResponse, ev.At)
 		f.start(tickets.Resolution, ev.At)
 		st.clock(tickets.NextResponse).State = ""
@@ -371,7 +377,7 @@ func (f *slaFolder) fold(events []slaEvent, now int64) (out []slaOutcome, next i
 	})
 	f.cal = (*tickets.Calendar)(nil)
 	if f.st.Started {
-		f.rematch(now)
+		f.lookup()
 	}
 	for _, ev := range events {
 		if f.st.Started {

@@ -273,3 +273,31 @@ func TestSLAFoldIncremental(t *testing.T) {
 		}
 	}
 }
+
+// A change of priority to a policy with another calendar counts the time
+// used so far as the old calendar did: opened at 16:00 under business
+// hours (09–17), raised at 09:00 the next day to a round-the-clock policy
+// of 1 h resolution — one business hour used, none left: the breach is
+// dated at the change, not the evening before.
+func TestSLAFoldPolicyChangeBanksTime(t *testing.T) {
+	pol := func(prio, team string) (*tickets.SLAPolicy, businessTime) {
+		p := tickets.MatchSLA(foldPolicies, tickets.SLAFacts{Priority: tickets.Priority(prio)})
+		if prio == "urgent" {
+			return p, (*tickets.Calendar)(nil)
+		}
+		return p, nineToFive{}
+	}
+	st := &slaState{Status: "new", Priority: "normal"}
+	f := slaFolder{st: st, policy: pol}
+	change := float64(24*60 + 9*60)
+	out, _ := f.fold([]slaEvent{opened(16 * 60), reply(16*60 + 5),
+		{At: minute(change), Kind: evPriority, From: "normal", To: "urgent"}}, minute(change+1))
+	var got []string
+	for _, o := range out {
+		got = append(got, o.historyValue()+"@"+minutesOf(o.At))
+	}
+	want := []string{"met:first_response@965", "breached:resolution@1980"} // no warning at the very instant of the breach
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("outcomes %q, want %q", got, want)
+	}
+}

@@ -104,6 +104,7 @@ func (r *Router) tellSLA(ctx context.Context, id string, pol *tickets.SLAPolicy,
 	}
 	// The lists show the new flag.
 	r.reindex(ctx, change{conv: conv, prevStatus: string(conv.Status), prevAssignee: conv.Assignee, changed: []string{"sla"}})
+	// Marked told under the sync lock, so it moves forward only.
 	last := notices[len(notices)-1].id
 	return r.rdb.HSet(ctx, r.k.conv(id), "sla_n", last).Err()
 }

@@ -221,7 +221,7 @@ type SurveyView struct {
 
 // askSurvey sends the survey of a ticket that resolved, if its channel is
 // surveyed and it was not asked already (dispatch entry kind "survey").
-func (r *Router) askSurvey(ctx context.Context, id string) error {
+func (r *Router) askSurvey(ctx context.Context, id string, queued time.Time) error {
 	conv, err := r.load(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return nil
@@ -230,8 +230,16 @@ func (r *Router) askSurvey(ctx context.Context, id string) error {
 		return err
 	}
 	on, kind := r.cfg.Surveys.forChannel(conv.Channel)
-	if !on || conv.Status != tickets.Resolved {
+	if !on {
 		return nil
+	}
+	if conv.Status != tickets.Resolved {
+		if conv.Status.Active() && time.Since(queued) < 10*time.Second {
+			// On Redis Cluster the entry can come before the resolve it
+			// follows (another node): look again later.
+			return fmt.Errorf("router: survey of %s: not resolved yet", id)
+		}
+		return nil // reopened since, or the resolve was refused
 	}
 	now := r.now()
 	periodicNPS := false
@@ -292,7 +300,7 @@ func (r *Router) askSurvey(ctx context.Context, id string) error {
 		URL: strings.TrimRight(r.cfg.PublicURL, "/") + "/survey/" + token, Until: time.UnixMilli(until).UTC()}
 	_, err = r.sendAutomatic(ctx, conv, autoMessage{Author: "system", AuthorName: "Switchboard",
 		Kind: connectors.KindSurvey, Text: q + "\n" + how, Survey: sv, Key: "survey:" + svID,
-		Fields: map[string]string{"survey": kind, "survey_token": token, "survey_url": sv.URL}})
+		Fields: map[string]string{"survey": kind}}) // no token: agents must not answer for the customer
 	if errors.Is(err, errNoSend) {
 		r.log.Info("router: survey not sent: the channel takes no message now", "conversation", id)
 		return nil

@@ -156,20 +156,22 @@ func (r *Router) toQueue(ctx context.Context, actor session.Agent, conv Conversa
 
 // setStatus moves the ticket and frees or takes capacity to match.
 func (r *Router) setStatus(ctx context.Context, actor session.Agent, id string, to tickets.Status) error {
-	c, err := r.apply(ctx, id, actor.ID, tickets.From(to), field{"status", string(to)})
+	var survey func(redis.Pipeliner)
+	if to == tickets.Resolved && r.surveysOn() {
+		// The survey is queued in the resolve's own pipeline, so no crash
+		// stores the one without the other; askSurvey asks once per
+		// episode however often it is queued, and not at all if the
+		// resolve was refused.
+		survey = func(p redis.Pipeliner) {
+			p.XAdd(ctx, &redis.XAddArgs{Stream: r.k.dispatch(), MaxLen: 100000, Approx: true,
+				Values: []any{"conv", id, "kind", "survey"}})
+		}
+	}
+	c, err := r.applyWith(ctx, id, actor.ID, tickets.From(to), survey, field{"status", string(to)})
 	if err != nil {
 		return err
 	}
 	conv := c.conv
-	if to == tickets.Resolved && c.prevStatus != string(tickets.Resolved) && r.surveysOn() {
-		// The survey goes out from the dispatch stream, so a crash here
-		// loses it not (askSurvey is idempotent).
-		err := r.rdb.XAdd(ctx, &redis.XAddArgs{Stream: r.k.dispatch(), MaxLen: 100000, Approx: true,
-			Values: []any{"conv", id, "kind", "survey"}}).Err()
-		if err != nil {
-			return fmt.Errorf("router: queue survey: %w", err)
-		}
-	}
 	switch {
 	case !to.Active():
 		if err := r.release(ctx, id); err != nil {

@@ -2,7 +2,7 @@
 -- the slot {c:ID}: the score once, then a comment once.
 -- KEYS[1] conversation hash  KEYS[2] history stream
 -- ARGV[1] survey id  ARGV[2] score or ""  ARGV[3] comment or ""  ARGV[4] now (ms)
--- ARGV[5] how long a typed comment is taken after the score (ms)
+-- ARGV[5] unused (kept for the callers' argument list)
 -- Returns {code, state, kind, score}
 --   code 1 recorded, 0 nothing new (already answered), -1 no such survey,
 --   -2 the survey is closed, -3 the score is out of range
@@ -18,8 +18,9 @@ if ARGV[2] ~= '' and state == 'asked' then
   local lo, hi = 1, 5
   if kind == 'nps' then lo, hi = 0, 10 end
   if not s or s < lo or s > hi or s ~= math.floor(s) then return {-3, state, kind, score} end
-  redis.call('HSET', KEYS[1], 'sv_state', 'answered', 'sv_score', ARGV[2],
-    'sv_comment_until', now + tonumber(ARGV[5]))
+  -- No window for a typed comment: the page takes its own, and the
+  -- customer's next message is a message.
+  redis.call('HSET', KEYS[1], 'sv_state', 'answered', 'sv_score', ARGV[2])
   redis.call('XADD', KEYS[2], '*', 'at', ARGV[4], 'actor', 'customer', 'field', kind, 'to', ARGV[2])
   state, score, code = 'answered', ARGV[2], 1
 end
