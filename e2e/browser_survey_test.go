@@ -109,7 +109,7 @@ func TestSurveyPageInChromium(t *testing.T) {
 	conv := assignedConversation(t, agent, "webchat")
 	n := ticketNumber(t, agent, conv)
 	resolve(t, agent, conv)
-	page := surveyURL(t, agent, conv)
+	page := surveyURL(t, c, agent, conv, sb.URL)
 
 	br := startBrowser(t)
 	defer br.finish()

@@ -3,6 +3,10 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"mime"
@@ -15,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"switchboard/connectors/wechat/wxfake"
 )
@@ -115,8 +121,11 @@ func assignedConversation(t *testing.T, agent *apiClient, channel string) string
 }
 
 // surveyURL waits for the survey message of conversation conv in its
-// transcript and returns the survey page it names.
-func surveyURL(t *testing.T, agent *apiClient, conv string) string {
+// transcript and returns the survey page the customer was sent. The
+// agents' API does not show the page's token (an agent must not answer
+// for the customer), so it is made here as the router makes it: the
+// conversation and survey ids, MAC'd under the secret kept in Redis.
+func surveyURL(t *testing.T, c *cluster, agent *apiClient, conv, base string) string {
 	t.Helper()
 	deadline := time.Now().Add(waitTimeout)
 	for {
@@ -127,16 +136,45 @@ func surveyURL(t *testing.T, agent *apiClient, conv string) string {
 			} `json:"items"`
 		}
 		agent.must(t, "GET", "/api/v1/conversations/"+url.PathEscape(conv)+"/messages?limit=500", nil, &msgs, http.StatusOK)
+		found := false
 		for _, m := range msgs.Items {
-			if m.Kind == "survey" && m.Fields["survey_url"] != "" {
-				return m.Fields["survey_url"]
+			if m.Kind == "survey" {
+				if _, leaked := m.Fields["survey_url"]; leaked {
+					t.Fatalf("the agents' API shows the survey's link: %v", m.Fields)
+				}
+				found = true
 			}
+		}
+		if found {
+			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("conversation %s has no survey message: %+v", conv, msgs.Items)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	opts, err := redis.ParseURL(c.redis.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	ctx := context.Background()
+	svID, err := rdb.HGet(ctx, "sb:{c:"+conv+"}", "sv_id").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := rdb.Get(ctx, "sb:survey:secret").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := hex.DecodeString(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(conv + "|" + svID))
+	return base + "/survey/" + conv + "." + svID + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:18])
 }
 
 // get fetches u with a plain client and returns the status and the body.
@@ -339,7 +377,7 @@ func TestSurveyQRTrackingPage(t *testing.T) {
 		t.Fatalf("the tracking page offers a survey before the ticket is resolved:\n%s", page)
 	}
 	resolve(t, agent, conv)
-	want := surveyURL(t, agent, conv)
+	want := surveyURL(t, c, agent, conv, r.URL)
 	linkRe := regexp.MustCompile(`href="([^"]*\?score=\d+[^"]*)"`)
 	var links []string
 	for deadline := time.Now().Add(waitTimeout); ; time.Sleep(50 * time.Millisecond) {
