@@ -45,7 +45,7 @@
         if (k === "class") el.className = v;
         else if (k === "text") el.textContent = v;
         else if (k === "data") Object.assign(el.dataset, v);
-        else if (k === "selected" || k === "disabled" || k === "hidden") el[k] = true;
+        else if (k === "selected" || k === "disabled" || k === "hidden" || k === "required") el[k] = true;
         else el.setAttribute(k, String(v));
       }
     }
@@ -2845,9 +2845,10 @@
     else { renderAll(); showLogin(); }
   }
 
-  // The screen-pop of calls (calls.js) works through these.
+  // calls.js, kb.js and dashboard.js work through these (h: the one
+  // element builder of the inbox).
   globalThis.SwitchboardInbox = { api, t, errorText, agentName, openConversation, current: () => S.open, findCustomer,
-    me: () => S.me, token: () => S.token }; // me and token: dashboard.js
+    me: () => S.me, token: () => S.token, h };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", boot);
   else boot();
 })();

@@ -29,20 +29,8 @@
   const dismissed = new Set(); // calls the agent closed: later pops stay away
   let timer = 0; // ticks the talk time of answered calls
 
-  // h builds an element; it never parses HTML.
-  function h(tag, props, ...kids) {
-    const el = document.createElement(tag);
-    for (const [k, v] of Object.entries(props || {})) {
-      if (v == null || v === false) continue;
-      if (k === "class") el.className = v;
-      else if (k === "text") el.textContent = v;
-      else if (k === "data") Object.assign(el.dataset, v);
-      else if (k === "disabled" || k === "hidden" || k === "selected") el[k] = true;
-      else el.setAttribute(k, String(v));
-    }
-    for (const kid of kids) if (kid != null && kid !== false) el.append(kid);
-    return el;
-  }
+  // h builds an element; it never parses HTML (app.js's, the inbox's one).
+  const h = (tag, props, ...kids) => globalThis.SwitchboardInbox.h(tag, props, ...kids);
   const str = (v) => (typeof v === "string" ? v : v == null ? "" : String(v));
   const list = (v) => (Array.isArray(v) ? v : []);
 

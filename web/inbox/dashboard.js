@@ -45,20 +45,8 @@
     charts: { hour: null, channel: null }, sig: { hour: "", channel: "" }, peak: 0,
   };
 
-  // h builds an element; it never parses HTML.
-  function h(tag, props, ...kids) {
-    const el = document.createElement(tag);
-    for (const [k, v] of Object.entries(props || {})) {
-      if (v == null || v === false) continue;
-      if (k === "class") el.className = v;
-      else if (k === "text") el.textContent = v;
-      else if (k === "data") Object.assign(el.dataset, v);
-      else if (k === "disabled" || k === "hidden" || k === "selected") el[k] = true;
-      else el.setAttribute(k, String(v));
-    }
-    for (const kid of kids) if (kid != null && kid !== false) el.append(kid);
-    return el;
-  }
+  // h builds an element; it never parses HTML (app.js's, the inbox's one).
+  const h = (tag, props, ...kids) => globalThis.SwitchboardInbox.h(tag, props, ...kids);
   // label is an element whose text follows the language (app.js's
   // applyStatic translates data-i18n on a switch).
   const label = (tag, key, props) => h(tag, Object.assign({ data: { i18n: key }, text: t(key) }, props || {}));
