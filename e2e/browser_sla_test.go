@@ -17,8 +17,10 @@ import (
 // server records either within about a second.
 const slaWait = 75 * time.Second
 
-// waitLong is tab.waitJS with its own bound, for conditions that come on
-// a real clock's time.
+// waitLong polls the JavaScript condition cond until it holds, for at
+// most d (tab.waitJS is it with the usual bound; conditions that come on a
+// real clock's time give their own), and otherwise fails the test with
+// the value of diag.
 func waitLong(t *testing.T, tb *tab, what, cond, diag string, d time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(tb.ctx, d+5*time.Second)

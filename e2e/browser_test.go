@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -166,25 +165,7 @@ func eval[T any](t *testing.T, tb *tab, js string) T {
 // describes the state.
 func (tb *tab) waitJS(t *testing.T, what, cond, diag string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, waitTimeout+5*time.Second)
-	defer cancel()
-	_, err := chromedp.Run(ctx, chromedp.Poll[bool]("!!("+cond+")",
-		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(waitTimeout)))
-	if err == nil {
-		return
-	}
-	state := "(no diagnostics)"
-	if diag != "" {
-		dctx, dcancel := context.WithTimeout(tb.ctx, 5*time.Second)
-		if s, derr := chromedp.Run(dctx, chromedp.Evaluate[string](diag)); derr == nil {
-			state = s
-		}
-		dcancel()
-	}
-	if errors.Is(err, chromedp.ErrPollingTimeout) {
-		t.Fatalf("tab %s: no %s within %v; state: %s", tb.name, what, waitTimeout, state)
-	}
-	t.Fatalf("tab %s: waiting for %s: %v; state: %s", tb.name, what, err, state)
+	waitLong(t, tb, what, cond, diag, waitTimeout)
 }
 
 // js renders a Go string as a JavaScript string literal.
