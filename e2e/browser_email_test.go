@@ -234,7 +234,7 @@ func TestEmailInInbox(t *testing.T) {
 	}
 	inbox.waitJS(t, "the conversation assigned to the agent", item+`.querySelector('.ci-assignee').textContent === `+js(agentName),
 		item+`.innerText`)
-	inbox.do(t, "open the conversation", chromedp.Click(chromedp.CSS(`#conversation-list .conversation-item[data-id="`+conv+`"]`)))
+	inbox.click(t, "open the conversation", `#conversation-list .conversation-item[data-id="`+conv+`"]`)
 	in := `document.querySelector('#thread .message-in')`
 	inbox.waitJS(t, "the mail in the thread", in+` && `+in+`.querySelector('.message-text')`, `document.getElementById('thread').innerText`)
 	if got := eval[string](t, inbox, in+`.querySelector('.message-subject') ? `+in+`.querySelector('.message-subject').textContent : 'no subject'`); got != subject {

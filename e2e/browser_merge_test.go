@@ -58,9 +58,7 @@ func setField(t *testing.T, tb *tab, sel, value string) {
 // its customer in the panel.
 func openConv(t *testing.T, tb *tab, conv, custName string) {
 	t.Helper()
-	item := `document.querySelector('#conversation-list .conversation-item[data-id="` + conv + `"]')`
-	tb.waitJS(t, "conversation "+conv+" in the list", item, `document.getElementById('conversation-list').innerText`)
-	eval[chromedp.Void](t, tb, item+`.click()`)
+	tb.click(t, "conversation "+conv+" in the list", `#conversation-list .conversation-item[data-id="`+conv+`"]`)
 	tb.waitJS(t, "the customer "+custName+" in the panel",
 		`document.querySelector('#customer-panel .cp-name') && document.querySelector('#customer-panel .cp-name').textContent === `+js(custName),
 		panelText)

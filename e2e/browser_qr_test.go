@@ -198,7 +198,7 @@ func TestQRSelfServiceOnAPhone(t *testing.T) {
 	loginInbox(t, inbox)
 	inbox.waitJS(t, "the report in the list", `!!document.querySelector('#conversation-list .conversation-item[data-id="`+conv.ID+`"]')`,
 		`document.getElementById('conversation-list').innerText`)
-	inbox.do(t, "open the report", chromedp.Click(chromedp.CSS(`#conversation-list .conversation-item[data-id="`+conv.ID+`"]`)))
+	inbox.click(t, "open the report", `#conversation-list .conversation-item[data-id="`+conv.ID+`"]`)
 	inbox.waitJS(t, "the report's table", `!!document.querySelector('#thread .message[data-kind="form"] table.form-fields')`,
 		`document.getElementById('thread').innerText`)
 	table := eval[string](t, inbox, `document.querySelector('#thread .message[data-kind="form"] table.form-fields').innerText`)

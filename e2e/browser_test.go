@@ -168,6 +168,16 @@ func (tb *tab) waitJS(t *testing.T, what, cond, diag string) {
 	waitLong(t, tb, what, cond, diag, waitTimeout)
 }
 
+// click clicks the first element that matches the CSS selector sel, as
+// soon as there is one, in a single script turn: lists and threads that
+// re-render on live updates replace their nodes, so a node found in one
+// DevTools call may be gone by the next.
+func (tb *tab) click(t *testing.T, what, sel string) {
+	t.Helper()
+	tb.waitJS(t, what, `(e => e ? (e.click(), true) : false)(document.querySelector(`+js(sel)+`))`,
+		`document.body.innerText.slice(0, 2000)`)
+}
+
 // js renders a Go string as a JavaScript string literal.
 func js(s string) string {
 	b, _ := json.Marshal(s)
@@ -247,7 +257,7 @@ func TestWidgetToInboxAndBack(t *testing.T) {
 	conv := eval[string](t, inbox, item+`.dataset.id`)
 	inbox.waitJS(t, "the conversation assigned to the agent", item+`.querySelector('.ci-assignee').textContent === `+js(agentName),
 		item+`.innerText`)
-	inbox.do(t, "open the conversation", chromedp.Click(chromedp.CSS(`#conversation-list .conversation-item[data-id="`+conv+`"]`)))
+	inbox.click(t, "open the conversation", `#conversation-list .conversation-item[data-id="`+conv+`"]`)
 	inbox.waitJS(t, "the customer's message in the thread", `document.querySelector('#thread .message.message-in .message-text')`,
 		`document.getElementById('thread').innerText`)
 

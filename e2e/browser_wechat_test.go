@@ -97,7 +97,7 @@ func TestWeChatInInbox(t *testing.T) {
 	inbox.waitJS(t, "the conversation assigned to the agent", item+`.querySelector('.ci-assignee').textContent === `+js(agentName),
 		item+`.innerText`)
 
-	inbox.do(t, "open the conversation", chromedp.Click(chromedp.CSS(`#conversation-list .conversation-item[data-id="`+conv+`"]`)))
+	inbox.click(t, "open the conversation", `#conversation-list .conversation-item[data-id="`+conv+`"]`)
 	inbox.waitJS(t, "the thread header with the WeChat badge",
 		`!document.getElementById('thread-header').hidden && document.getElementById('th-channel').dataset.channel === 'wechat_oa' && document.getElementById('th-channel').textContent === `+js(wantBadge),
 		`document.getElementById('th-channel').outerHTML`)
@@ -133,7 +133,7 @@ func TestWeChatInInbox(t *testing.T) {
 		t.Errorf("the picture is %d pixels wide, want 3", w)
 	}
 	// Full size in the viewer, which closes again.
-	inbox.do(t, "open the viewer", chromedp.Click(chromedp.CSS(`#thread .message-in[data-kind="image"] .media-thumb`)))
+	inbox.click(t, "open the viewer", `#thread .message-in[data-kind="image"] .media-thumb`)
 	inbox.waitJS(t, "the picture in the viewer",
 		`(() => { const d = document.getElementById('lightbox'); const i = d && d.querySelector('img'); return d && d.open && i && i.complete && i.naturalWidth === 3; })()`,
 		`(document.getElementById('lightbox') || {outerHTML: 'no viewer'}).outerHTML.slice(0, 300)`)
