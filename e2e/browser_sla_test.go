@@ -25,10 +25,20 @@ func waitLong(t *testing.T, tb *tab, what, cond, diag string, d time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(tb.ctx, d+5*time.Second)
 	defer cancel()
-	_, err := chromedp.Run(ctx, chromedp.Poll[bool]("!!("+cond+")",
-		chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(d)))
-	if err == nil {
-		return
+	deadline := time.Now().Add(d)
+	var err error
+	for {
+		_, err = chromedp.Run(ctx, chromedp.Poll[bool]("!!("+cond+")",
+			chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(time.Until(deadline))))
+		if err == nil {
+			return
+		}
+		// A page that navigates (a form it posts itself) ends the poll in
+		// the old document: poll the new one.
+		if !navigatedAway(err) || time.Until(deadline) < 200*time.Millisecond {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	state := "(no diagnostics)"
 	if diag != "" {
@@ -42,6 +52,13 @@ func waitLong(t *testing.T, tb *tab, what, cond, diag string, d time.Duration) {
 		t.Fatalf("tab %s: no %s within %v; state: %s", tb.name, what, d, state)
 	}
 	t.Fatalf("tab %s: waiting for %s: %v; state: %s", tb.name, what, err, state)
+}
+
+// navigatedAway says whether a DevTools call failed because the page
+// left the document it ran in.
+func navigatedAway(err error) bool {
+	m := err.Error()
+	return strings.Contains(m, "navigated or closed") || strings.Contains(m, "Cannot find context with specified id")
 }
 
 // waitFor polls an API condition until it holds, failing the test after

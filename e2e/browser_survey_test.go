@@ -94,8 +94,9 @@ func TestSurveyInTheWidget(t *testing.T) {
 
 // TestSurveyPageInChromium: the survey page a mail links to, on a
 // phone-sized screen, in Chinese and English: its inline style applies
-// under the page's strict CSP (nothing refused), the score links are a
-// finger's size, a tap records the score and the comment form posts.
+// under the page's strict CSP (nothing refused), the score choices are a
+// finger's size, a tap only marks one, a score link's page posts its score
+// by itself and the comment form posts.
 func TestSurveyPageInChromium(t *testing.T) {
 	c := startClusterConfig(t, 1, "", surveysOn)
 	sb := c.replicas[0]
@@ -136,13 +137,13 @@ func TestSurveyPageInChromium(t *testing.T) {
 		if got := eval[string](t, phone, `getComputedStyle(document.querySelector('.scores')).display`); got != "flex" {
 			t.Errorf("%s: the score row's display is %q, want flex: the inline style was refused", lang, got)
 		}
-		heights := eval[[]float64](t, phone, `[...document.querySelectorAll('.scores a')].map(a => a.getBoundingClientRect().height)`)
+		heights := eval[[]float64](t, phone, `[...document.querySelectorAll('.scores label span')].map(a => a.getBoundingClientRect().height)`)
 		if len(heights) != 5 {
-			t.Fatalf("%s: %d score links, want 5", lang, len(heights))
+			t.Fatalf("%s: %d score choices, want 5", lang, len(heights))
 		}
 		for i, h := range heights {
 			if h < 44 {
-				t.Errorf("%s: score link %d is %.1fpx tall, want at least 44 on a phone", lang, i+1, h)
+				t.Errorf("%s: score choice %d is %.1fpx tall, want at least 44 on a phone", lang, i+1, h)
 			}
 		}
 		if w := eval[int](t, phone, `document.documentElement.scrollWidth`); w > 390 {
@@ -162,7 +163,13 @@ func TestSurveyPageInChromium(t *testing.T) {
 	}
 	styled("en")
 
-	// A tap on 4 records it; the comment form posts to the page.
+	// A tap on a choice marks it, and nothing is sent until the button.
+	eval[chromedp.Void](t, phone, `document.querySelectorAll('.scores label span')[1].click()`)
+	if got := eval[string](t, phone, `document.querySelector('.scores input:checked').value + ' ' + getComputedStyle(document.querySelector('.scores input:checked + span')).color`); got != "2 rgb(255, 255, 255)" {
+		t.Errorf("after a tap on 2: %q, want 2 chosen and shown", got)
+	}
+	// The mail's ★4 link: the page posts the choice by itself (its script
+	// runs under the CSP), and then asks for a comment.
 	navigate := func(what string, click chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(phone.ctx, waitTimeout)
@@ -171,7 +178,7 @@ func TestSurveyPageInChromium(t *testing.T) {
 			t.Fatalf("%s: %+v %v", what, resp, err)
 		}
 	}
-	navigate("tap 4", chromedp.Click(chromedp.CSS(`.scores a:nth-child(4)`)))
+	phone.do(t, "follow the ★4 link", chromedp.Navigate(page+"?score=4&lang=en"))
 	phone.waitJS(t, "the score and the comment form", `document.body.innerText.includes('Your score: 4') && !!document.querySelector('textarea[name=comment]')`,
 		`document.body.innerText`)
 	phone.do(t, "comment", chromedp.SendKeys(chromedp.CSS(`textarea[name=comment]`), "Fast and friendly"))

@@ -189,6 +189,18 @@ func get(t *testing.T, u string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// postForm posts a form to u and returns the status and the body.
+func postForm(t *testing.T, u string, form url.Values) (int, string) {
+	t.Helper()
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).PostForm(u, form)
+	if err != nil {
+		t.Fatalf("POST %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
 // TestSurveyWeChat: a resolved WeChat ticket's survey reaches WeChat's API
 // as a text within its limit; the follower's full-width "５" is recorded
 // as CSAT 5 and the ticket stays resolved.
@@ -241,9 +253,10 @@ var scoreLinkRe = regexp.MustCompile(`https?://\S+/survey/\S+\?score=\d+`)
 
 // TestSurveyEmail: a resolved e-mail ticket's survey reaches the relay as
 // an automatic mail threaded on the customer's, with one link per score;
-// a plain GET of the ?score=4 link records 4 and a second link changes
-// nothing; a forged token is a 404; the comment posted on the page is
-// recorded.
+// fetching the links records nothing (a mail gateway's scan); the ?score=4
+// link's page has 4 chosen and posts it, the post records 4 and a second
+// score changes nothing; a forged token is a 404; the comment posted on
+// the page is recorded.
 func TestSurveyEmail(t *testing.T) {
 	relay := startRelay(t)
 	smtpAddr := freeAddr(t)
@@ -292,15 +305,34 @@ func TestSurveyEmail(t *testing.T) {
 		t.Fatalf("the fourth link %q", four)
 	}
 
-	// One click records 4; the page then asks for a comment.
-	t.Logf("link %s", four)
-	st, body := get(t, four)
-	if st != http.StatusOK || !strings.Contains(body, "您的评分：4") || !strings.Contains(body, `name="comment"`) {
-		t.Fatalf("GET ?score=4: %d\n%s", st, body)
+	// A mail gateway fetches every link before the customer reads the
+	// mail: fetching records nothing. The page a link opens has its score
+	// chosen and the script that posts it.
+	page := strings.TrimSuffix(four, "?score=4")
+	for _, l := range links {
+		if st, body := get(t, l); st != http.StatusOK || strings.Contains(body, "您的评分") {
+			t.Fatalf("GET %s: %d, recorded by a fetch?\n%s", l, st, body)
+		}
 	}
-	// Another click keeps 4.
-	two := strings.TrimSuffix(four, "4") + "2"
-	if st, body := get(t, two); st != http.StatusOK || !strings.Contains(body, "您的评分：4") {
+	st, body := get(t, four)
+	if st != http.StatusOK || !strings.Contains(body, `value="4" required checked`) || strings.Count(body, " checked") != 1 ||
+		!strings.Contains(body, "<script>document.forms.sv.submit()</script>") {
+		t.Fatalf("GET ?score=4: %d, want 4 chosen and posted by the page\n%s", st, body)
+	}
+	if st, body := get(t, page); st != http.StatusOK || strings.Contains(body, " checked") || strings.Contains(body, "<script") ||
+		strings.Count(body, `type="radio" name="score"`) != 5 {
+		t.Fatalf("GET the page: %d, want five choices, none chosen, no script\n%s", st, body)
+	}
+	// The post records 4; the page then asks for a comment.
+	st, body = postForm(t, page+"?lang=zh", url.Values{"score": {"4"}})
+	if st != http.StatusOK || !strings.Contains(body, "您的评分：4") || !strings.Contains(body, `name="comment"`) || strings.Contains(body, "<script") {
+		t.Fatalf("POST score=4: %d\n%s", st, body)
+	}
+	// Another score keeps 4, and a link now only shows it.
+	if st, body := postForm(t, page+"?lang=zh", url.Values{"score": {"2"}}); st != http.StatusOK || !strings.Contains(body, "您的评分：4") {
+		t.Errorf("POST score=2 after 4: %d\n%s", st, body)
+	}
+	if st, body := get(t, strings.TrimSuffix(four, "4")+"2"); st != http.StatusOK || !strings.Contains(body, "您的评分：4") || strings.Contains(body, "<script") {
 		t.Errorf("GET ?score=2 after 4: %d\n%s", st, body)
 	}
 	tk := waitTicket(t, agent, n, "csat 4", func(tk ticketJSON) bool { return len(tk.historyOf("csat")) > 0 })
@@ -309,7 +341,6 @@ func TestSurveyEmail(t *testing.T) {
 	}
 
 	// A forged token finds nothing.
-	page := strings.TrimSuffix(four, "?score=4")
 	forged := page[:len(page)-4] + "AAAA"
 	if forged == page {
 		forged = page[:len(page)-4] + "BBBB"
@@ -320,14 +351,9 @@ func TestSurveyEmail(t *testing.T) {
 
 	// The comment form posts to the page.
 	const comment = "送货员很有礼貌 <b>谢谢</b>"
-	resp, err := (&http.Client{Timeout: 5 * time.Second}).PostForm(page+"?lang=zh", url.Values{"comment": {comment}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "感谢您的反馈") || strings.Contains(string(b), "<b>谢谢") {
-		t.Errorf("POST the comment: %d\n%s", resp.StatusCode, b)
+	if st, body := postForm(t, page+"?lang=zh", url.Values{"comment": {comment}}); st != http.StatusOK ||
+		!strings.Contains(body, "感谢您的反馈") || strings.Contains(body, "<b>谢谢") {
+		t.Errorf("POST the comment: %d\n%s", st, body)
 	}
 	tk = waitTicket(t, agent, n, "the comment", func(tk ticketJSON) bool { return len(tk.historyOf("survey_comment")) > 0 })
 	if got := tk.historyOf("survey_comment"); !slices.Equal(got, []string{comment}) || tk.Status != "resolved" {
@@ -338,7 +364,8 @@ func TestSurveyEmail(t *testing.T) {
 // TestSurveyQRTrackingPage: a customer reports through a QR code's form
 // (plain HTTP, as a phone without JavaScript would); once the agent
 // resolves the ticket, the tracking page shows the survey's score links,
-// and following one records the score.
+// following one opens the survey page with that score chosen, and posting
+// it records the score.
 func TestSurveyQRTrackingPage(t *testing.T) {
 	requireE2E(t)
 	c := startClusterConfig(t, 1, "  qr: {}\n", surveysOn)
@@ -398,8 +425,13 @@ func TestSurveyQRTrackingPage(t *testing.T) {
 			t.Errorf("link %d is %q, want %s?score=%d&lang=zh", i+1, l, want, i+1)
 		}
 	}
-	if st, body := get(t, links[4]); st != http.StatusOK || !strings.Contains(body, "您的评分：5") {
+	// The link opens the page with 5 chosen (its script would post it);
+	// the post records it.
+	if st, body := get(t, links[4]); st != http.StatusOK || !strings.Contains(body, `value="5" required checked`) {
 		t.Errorf("following the ★5 link: %d\n%s", st, body)
+	}
+	if st, body := postForm(t, want+"?lang=zh", url.Values{"score": {"5"}}); st != http.StatusOK || !strings.Contains(body, "您的评分：5") {
+		t.Errorf("posting ★5: %d\n%s", st, body)
 	}
 	n := ticketNumber(t, agent, conv)
 	tk := waitTicket(t, agent, n, "csat 5", func(tk ticketJSON) bool { return len(tk.historyOf("csat")) > 0 })
