@@ -359,6 +359,38 @@ func TestSurveyEmail(t *testing.T) {
 	if got := tk.historyOf("survey_comment"); !slices.Equal(got, []string{comment}) || tk.Status != "resolved" {
 		t.Errorf("survey_comment %q, status %s; want [%q] and resolved", got, tk.Status, comment)
 	}
+
+	// The customer writes again, quoting the survey mail: the agents see
+	// the quote without the survey's token.
+	token := strings.TrimPrefix(page, r.URL+"/survey/")
+	handOver(t, smtpAddr, "wangrong@example.cn", "support@example.com", []byte("From: wangrong@example.cn\r\n"+
+		"To: support@example.com\r\nSubject: Re: survey\r\nMessage-ID: <survey-e2e-2@example.cn>\r\nIn-Reply-To: <"+msgID+">\r\n"+
+		"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n还有一个问题。\r\n\r\n> 点击评分：\r\n> "+four+"\r\n"))
+	var msgs struct {
+		Items []struct {
+			Text   string            `json:"text"`
+			Fields map[string]string `json:"fields"`
+		} `json:"items"`
+	}
+	waitFor(t, "the quoting mail in the conversation", func() bool {
+		agent.must(t, "GET", "/api/v1/conversations/"+url.PathEscape(conv)+"/messages", nil, &msgs, http.StatusOK)
+		for _, m := range msgs.Items {
+			if strings.Contains(m.Text, "还有一个问题") {
+				return true
+			}
+		}
+		return false
+	})
+	for _, m := range msgs.Items {
+		if strings.Contains(m.Text, token) || strings.Contains(fmt.Sprint(m.Fields), token) {
+			t.Errorf("an agent sees the survey's token in %q %v", m.Text, m.Fields)
+		}
+		// The reply shows without the quote; the full text keeps the quote
+		// with the link cut short.
+		if strings.Contains(m.Text, "还有一个问题") && !strings.Contains(m.Fields["full_text"], "/survey/…") {
+			t.Errorf("the full text %q lost its link altogether", m.Fields["full_text"])
+		}
+	}
 }
 
 // TestSurveyQRTrackingPage: a customer reports through a QR code's form

@@ -23,7 +23,9 @@
 //	P{kb}:canned     hash: canned reply id → canned reply JSON
 //	P{kb}:shortcuts  hash: "s:<shortcut>" → canned id, "i:<id>" → shortcut
 //	P{kb}:meta       hash: version (bumped by every change), floor (the
-//	                 newest deletion forgotten by P{kb}:changes)
+//	                 newest deletion forgotten by P{kb}:changes), gen (a
+//	                 random id set by the first change: a log flushed and
+//	                 written again has another)
 //	P{kb}:changes    sorted set: "a:<id>" / "c:<id>" at the version of the
 //	                 item's last change, deletions included
 //	P{kb}:gone       sorted set: the deletions among them, oldest trimmed

@@ -32,6 +32,7 @@ type Store struct {
 
 	syncMu  sync.Mutex // one sync at a time
 	version int64      // under syncMu: the version the catalog has caught up with
+	gen     string     // under syncMu: the change log's generation it came from
 
 	mu  sync.RWMutex // the write lock swaps the catalog
 	cat *catalog
@@ -92,6 +93,7 @@ func (s *Store) items(kind string) string {
 // KEYS: articles canned shortcuts meta changes gone
 // ARGV[1] kind (a|c)  ARGV[2] id  ARGV[3] JSON  ARGV[4] "1" to create
 // ARGV[5] most items of the kind  ARGV[6] shortcut (canned; "" for none)
+// ARGV[7] a new generation id, kept if the log has none
 // Returns the new version, or -1 full, -2 no such item, -3 id taken,
 // -4 shortcut taken.
 var putLua = redis.NewScript(`
@@ -119,6 +121,7 @@ if ARGV[1] == 'c' then
   end
 end
 redis.call('HSET', items, id, ARGV[3])
+redis.call('HSETNX', KEYS[4], 'gen', ARGV[7])
 local v = redis.call('HINCRBY', KEYS[4], 'version', 1)
 local member = ARGV[1] .. ':' .. id
 redis.call('ZADD', KEYS[5], v, member)
@@ -131,6 +134,7 @@ return v
 //
 // KEYS: articles canned shortcuts meta changes gone
 // ARGV[1] kind  ARGV[2] id  ARGV[3] most deletions kept
+// ARGV[4] a new generation id, kept if the log has none
 // Returns the new version, or 0 for no such item.
 var deleteLua = redis.NewScript(`
 local items = ARGV[1] == 'a' and KEYS[1] or KEYS[2]
@@ -140,6 +144,7 @@ if ARGV[1] == 'c' then
   local sc = redis.call('HGET', KEYS[3], 'i:' .. id)
   if sc then redis.call('HDEL', KEYS[3], 's:' .. sc, 'i:' .. id) end
 end
+redis.call('HSETNX', KEYS[4], 'gen', ARGV[4])
 local v = redis.call('HINCRBY', KEYS[4], 'version', 1)
 local member = ARGV[1] .. ':' .. id
 redis.call('ZADD', KEYS[5], v, member)
@@ -165,7 +170,7 @@ func (s *Store) put(ctx context.Context, kind, id string, raw []byte, create boo
 	if create {
 		flag = "1"
 	}
-	v, err := putLua.Run(ctx, s.rdb, s.keys(), kind, id, raw, flag, most, shortcut).Int64()
+	v, err := putLua.Run(ctx, s.rdb, s.keys(), kind, id, raw, flag, most, shortcut, newGeneration()).Int64()
 	if err != nil {
 		return fmt.Errorf("kb: put: %w", err)
 	}
@@ -191,7 +196,7 @@ func (s *Store) remove(ctx context.Context, kind, id string) error {
 	if !validID(id) {
 		return ErrNotFound
 	}
-	v, err := deleteLua.Run(ctx, s.rdb, s.keys(), kind, id, s.keepDeleted).Int64()
+	v, err := deleteLua.Run(ctx, s.rdb, s.keys(), kind, id, s.keepDeleted, newGeneration()).Int64()
 	if err != nil {
 		return fmt.Errorf("kb: delete: %w", err)
 	}

@@ -391,7 +391,7 @@ func TestMissedNotice(t *testing.T) {
 	ctx := context.Background()
 	// Written the way PutArticle writes, without the notice.
 	raw := `{"id":"silent1","title":"静默写入","body":"没有通知的修改","lang":"zh","tags":[]}`
-	if err := putLua.Run(ctx, c, a.keys(), kindArticle, "silent1", raw, "1", MaxArticles, "").Err(); err != nil {
+	if err := putLua.Run(ctx, c, a.keys(), kindArticle, "silent1", raw, "1", MaxArticles, "", newGeneration()).Err(); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the silent change on b", func() bool { return slices.Equal(titles(t, b, "静默写入", ""), []string{"静默写入"}) })
@@ -442,6 +442,35 @@ func TestRebuild(t *testing.T) {
 	}
 	if got := titles(t, b, "物流", ""); len(got) != 0 || b.version != 0 {
 		t.Errorf("after the flush b finds %q at version %d", got, b.version)
+	}
+
+	// b syncs again, then Redis is flushed and written past b's version
+	// before b looks: the version alone would pass, the generation does
+	// not.
+	for i := range 3 {
+		mustPut(t, a, Article{Title: fmt.Sprintf("旧%d 发票", i), Body: "发票"})
+	}
+	if err := b.sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	seen := b.version
+	keys, _ = c.Keys(ctx, prefix+"{kb}:*").Result()
+	if err := c.Del(ctx, keys...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		mustPut(t, a, Article{Title: fmt.Sprintf("新%d 发票", i), Body: "发票"})
+	}
+	if v, _ := c.HGet(ctx, prefix+"{kb}:meta", "version").Int64(); v <= seen {
+		t.Fatalf("Redis is at version %d, b at %d: the test does not test the generation", v, seen)
+	}
+	if err := b.sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got = titles(t, b, "发票", "")
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"新0 发票", "新1 发票", "新2 发票", "新3 发票", "新4 发票"}) {
+		t.Errorf("after a flush and new writes b finds %q", got)
 	}
 }
 

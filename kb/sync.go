@@ -2,6 +2,8 @@ package kb
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,14 +16,14 @@ import (
 )
 
 // readLua reads the changes after a version, a page at a time: the
-// current version and floor, then member, version and JSON ("" for a
-// deleted item) of each change, oldest first.
+// current version, floor and generation, then member, version and JSON
+// ("" for a deleted item) of each change, oldest first.
 //
 // KEYS: articles canned shortcuts meta changes gone
 // ARGV[1] after this version  ARGV[2] page size
 var readLua = redis.NewScript(`
-local meta = redis.call('HMGET', KEYS[4], 'version', 'floor')
-local out = {meta[1] or '0', meta[2] or '0'}
+local meta = redis.call('HMGET', KEYS[4], 'version', 'floor', 'gen')
+local out = {meta[1] or '0', meta[2] or '0', meta[3] or ''}
 local page = redis.call('ZRANGEBYSCORE', KEYS[5], '(' .. ARGV[1], '+inf', 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]))
 for i = 1, #page, 2 do
   local m = page[i]
@@ -34,8 +36,9 @@ return out
 `)
 
 // errRebuild says the catalog cannot catch up change by change: Redis
-// forgot a deletion it never saw, or went back in time (a flush, a
-// restore).
+// forgot a deletion it never saw, went back in time (a flush, a restore)
+// or holds another change log (flushed and written again, whatever the
+// version: the log's generation, set by its first change, differs).
 var errRebuild = errors.New("kb: catalog must be rebuilt")
 
 // sync brings the catalog up to Redis's version: change by change, or
@@ -47,14 +50,14 @@ func (s *Store) sync(ctx context.Context) error {
 	cat := s.cat
 	s.mu.RUnlock()
 	// At version 0 the catalog is empty: nothing to check.
-	v, err := s.load(ctx, cat, s.version, s.version > 0)
+	v, gen, err := s.load(ctx, cat, s.version, s.gen, s.version > 0)
 	if errors.Is(err, errRebuild) {
 		return s.rebuild(ctx)
 	}
 	if err != nil {
 		return err
 	}
-	s.version = v
+	s.version, s.gen = v, gen
 	return nil
 }
 
@@ -65,7 +68,7 @@ func (s *Store) rebuild(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := s.load(ctx, cat, 0, false)
+	v, gen, err := s.load(ctx, cat, 0, "", false)
 	if err != nil {
 		cat.close()
 		return err
@@ -78,43 +81,52 @@ func (s *Store) rebuild(ctx context.Context) error {
 	if s.version != 0 {
 		s.log.Info("kb: index rebuilt", "from_version", s.version, "version", v)
 	}
-	s.version = v
+	s.version, s.gen = v, gen
 	return nil
 }
 
 // load applies the changes after version since to cat and returns the
-// version cat then reflects. With checked, it answers errRebuild when
-// those changes are no longer all known.
-func (s *Store) load(ctx context.Context, cat *catalog, since int64, checked bool) (int64, error) {
+// version cat then reflects and the log's generation. With checked, it
+// answers errRebuild when those changes are no longer all known, or the
+// log is not of generation gen (when known).
+func (s *Store) load(ctx context.Context, cat *catalog, since int64, gen string, checked bool) (int64, string, error) {
 	for {
 		vals, err := readLua.Run(ctx, s.rdb, s.keys(), since, pageSize).StringSlice()
 		if err != nil {
-			return 0, fmt.Errorf("kb: read changes: %w", err)
+			return 0, "", fmt.Errorf("kb: read changes: %w", err)
 		}
-		if len(vals) < 2 || (len(vals)-2)%3 != 0 {
-			return 0, fmt.Errorf("kb: read changes: malformed answer of %d values", len(vals))
+		if len(vals) < 3 || (len(vals)-3)%3 != 0 {
+			return 0, "", fmt.Errorf("kb: read changes: malformed answer of %d values", len(vals))
 		}
 		version, _ := strconv.ParseInt(vals[0], 10, 64)
 		floor, _ := strconv.ParseInt(vals[1], 10, 64)
-		if checked && (version < since || since < floor) {
-			return 0, errRebuild
+		if checked && (version < since || since < floor || (gen != "" && vals[2] != gen)) {
+			return 0, "", errRebuild
 		}
+		gen = vals[2]
 		n := 0
-		for i := 2; i < len(vals); i += 3 {
+		for i := 3; i < len(vals); i += 3 {
 			at, err := strconv.ParseInt(vals[i+1], 10, 64)
 			if err != nil {
-				return 0, fmt.Errorf("kb: read changes: version %q: %w", vals[i+1], err)
+				return 0, "", fmt.Errorf("kb: read changes: version %q: %w", vals[i+1], err)
 			}
 			if err := cat.apply(vals[i], vals[i+2]); err != nil {
-				return 0, err
+				return 0, "", err
 			}
 			since = at
 			n++
 		}
 		if n < pageSize {
-			return max(since, version), nil
+			return max(since, version), gen, nil
 		}
 	}
+}
+
+// newGeneration is a random id for a change log that has none yet.
+func newGeneration() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // apply puts one change (member "a:<id>" or "c:<id>", its JSON or "" for

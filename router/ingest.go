@@ -35,6 +35,7 @@ func (r *Router) Ingest(ctx context.Context, m *connectors.Message) (connectors.
 	if err := validInbound(m); err != nil {
 		return connectors.Accepted{}, err
 	}
+	redactSurveyLinks(m)
 	var now time.Time
 	tag := identityTag(m.From)
 	ext := m.ExternalID

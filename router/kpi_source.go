@@ -7,7 +7,6 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -26,20 +25,19 @@ import (
 // activityTTL is how long a day's activity index is kept.
 const activityTTL = 400 * 24 * time.Hour
 
-// kpiReadMax bounds the entries read per ticket stream.
-const kpiReadMax = 20000
+// kpiReadMax bounds the entries read per ticket stream: a longer one is
+// read as its oldest half (the opening, the first response) and its
+// newest half (the latest changes). A variable for the tests.
+var kpiReadMax = 20000
 
-// activityDays remembers the days this process has already given a TTL.
-var activityDays sync.Map
-
-// queueActivity adds to p that conversation conv had activity at t.
+// queueActivity adds to p that conversation conv had activity at t. The
+// day's set gets its TTL with the first write, whichever replica makes it
+// (EXPIRE NX, so a set restored without one gets it back at the next).
 func (r *Router) queueActivity(ctx context.Context, p redis.Pipeliner, conv string, t time.Time) {
 	day := t.In(r.cfg.Location).Format(time.DateOnly)
 	key := r.k.activityDay(day)
 	p.SAdd(ctx, key, conv)
-	if _, seen := activityDays.LoadOrStore(key, true); !seen {
-		p.Expire(ctx, key, activityTTL)
-	}
+	p.ExpireNX(ctx, key, activityTTL)
 }
 
 // KPIEvents is the router as a kpi.Source.
@@ -84,15 +82,18 @@ func (r *Router) days(from, to time.Time) []string {
 }
 
 // activeConversations are the conversations with activity in [from, to):
-// those in the days' activity sets, and those whose last message came
-// after from (which covers tickets from before the index existed).
+// those in the days' activity sets, and those whose last activity falls
+// in the period (which covers tickets from before the index existed).
 func (r *Router) activeConversations(ctx context.Context, from, to time.Time) ([]string, error) {
 	p := r.rdb.Pipeline()
 	var sets []*redis.StringSliceCmd
 	for _, day := range r.days(from, to) {
 		sets = append(sets, p.SMembers(ctx, r.k.activityDay(day)))
 	}
-	recent := p.ZRangeByScore(ctx, r.k.indexAll(), &redis.ZRangeBy{Min: strconv.FormatInt(ms(from), 10), Max: "+inf"})
+	// Conversations last active within the period; one active in it and
+	// again later is in the days' sets.
+	recent := p.ZRangeByScore(ctx, r.k.indexAll(), &redis.ZRangeBy{Min: strconv.FormatInt(ms(from), 10),
+		Max: "(" + strconv.FormatInt(ms(to), 10)})
 	if _, err := p.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("router: kpi tickets: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -460,6 +461,27 @@ func (r *Router) openSurveyToken(ctx context.Context, token string) (conv, svID 
 		return "", "", ErrSurveyUnknown
 	}
 	return parts[0], parts[1], nil
+}
+
+// surveyLinkRe finds a survey token in a link: conversation, survey id
+// and the 24-character MAC.
+var surveyLinkRe = regexp.MustCompile(`/survey/[0-9A-Za-z_-]+\.[0-9A-Za-z_-]+\.[0-9A-Za-z_-]{24}`)
+
+// redactSurveyLinks takes the survey tokens out of an inbound message's
+// text and fields: a reply that quotes or forwards a survey mail would
+// otherwise put the customer's link before agents, who must not answer
+// for the customer.
+func redactSurveyLinks(m *connectors.Message) {
+	redact := func(s string) string {
+		if !strings.Contains(s, "/survey/") {
+			return s
+		}
+		return surveyLinkRe.ReplaceAllLiteralString(s, "/survey/…")
+	}
+	m.Text = redact(m.Text)
+	for k, v := range m.Fields {
+		m.Fields[k] = redact(v)
+	}
 }
 
 // surveySecret is the survey tokens' key: made once, kept in Redis.

@@ -225,3 +225,23 @@ func TestParseScore(t *testing.T) {
 }
 
 func intp(n int) *int { return &n }
+
+func TestRedactSurveyLinks(t *testing.T) {
+	const tok = "01JD5X3S6V6ZQ8W4T1M2N3P4Q5.01JD5X9K2B7C8D9E0F1G2H3J4K.AbCdEfGhIjKlMnOpQrStUv-_"
+	cases := []struct{ name, in, want string }{
+		{"a quoted link", "谢谢\n> https://cs.example.com/survey/" + tok + "?score=4\n", "谢谢\n> https://cs.example.com/survey/…?score=4\n"},
+		{"in HTML", `<a href="https://cs.example.com/survey/` + tok + `?score=1&amp;lang=zh">1</a>`, `<a href="https://cs.example.com/survey/…?score=1&amp;lang=zh">1</a>`},
+		{"two links", "/survey/" + tok + " /survey/" + tok, "/survey/… /survey/…"},
+		{"not a token", "see /survey/help and /survey/a.b.c", "see /survey/help and /survey/a.b.c"},
+		{"no link", "我的订单还没到", "我的订单还没到"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := &connectors.Message{Text: tc.in, Fields: map[string]string{"html": tc.in}}
+			redactSurveyLinks(m)
+			if m.Text != tc.want || m.Fields["html"] != tc.want {
+				t.Errorf("got %q / %q, want %q", m.Text, m.Fields["html"], tc.want)
+			}
+		})
+	}
+}

@@ -27,6 +27,10 @@ import (
 
 // serve is the composition root: it builds every part, runs them, and
 // shuts them down in order when ctx ends.
+// kpiFresh is how long one read of the KPI event log serves the reports
+// of the same period (docs/kpis.md).
+const kpiFresh = 10 * time.Second
+
 func serve(ctx context.Context, cfg *config.Config) error {
 	log := newLogger(cfg.LogLevel)
 	blobs, err := openBlobs(log, cfg.Blobs)
@@ -100,7 +104,7 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	srv := server.New(server.Options{Listen: cfg.Listen, PublicURL: cfg.PublicURL, BodyLimit: cfg.BodyLimit,
 		ProxyHeader: cfg.Proxy.Header, TrustedProxies: cfg.Proxy.Trusted, Location: cfg.Location},
 		server.Deps{Router: rt, Auth: session.NewAuth(dir), Directory: dir, Presences: presences, Sockets: sockets,
-			Registry: reg, Redis: conn, Metrics: promReg, Log: log, Blobs: blobs, KB: kbStore, KPIs: rt.KPIEvents()})
+			Registry: reg, Redis: conn, Metrics: promReg, Log: log, Blobs: blobs, KB: kbStore, KPIs: kpi.Cached(rt.KPIEvents(), kpiFresh)})
 
 	// Background work stops only after the server has finished the
 	// requests in flight, so nothing is left half-written.
